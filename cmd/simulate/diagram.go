@@ -1,0 +1,43 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/xmppfsm/xmppfsm/spec"
+)
+
+// diagram prints the phase diagram generated from spec.Model.
+func diagram(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("diagram", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "mermaid", "mermaid or dot")
+	page := fs.Bool("page", false, "write the whole Markdown page (spec/session-diagram.md)")
+	out := fs.String("o", "", "write to this file instead of standard output")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var text string
+	switch {
+	case *page:
+		text = spec.DiagramPage()
+	case *format == "mermaid":
+		text = spec.Mermaid(spec.DiagramPolicy())
+	case *format == "dot":
+		text = spec.Dot(spec.DiagramPolicy())
+	default:
+		fmt.Fprintf(stderr, "simulate diagram: unknown format %q (mermaid or dot)\n", *format)
+		return 2
+	}
+	if *out == "" {
+		fmt.Fprint(stdout, text)
+		return 0
+	}
+	if err := os.WriteFile(*out, []byte(text), 0o644); err != nil {
+		fmt.Fprintf(stderr, "simulate diagram: %v\n", err)
+		return 2
+	}
+	return 0
+}

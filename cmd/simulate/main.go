@@ -1,0 +1,46 @@
+// Command simulate runs client traces through the pure session machine,
+// explores its state space, and draws its diagram.
+//
+//	simulate explore             exhaustive exploration; exit 1 on a violation
+//	simulate diagram [--format mermaid|dot] [--page] [-o FILE]
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the whole command, so tests can call it. It returns the exit code:
+// 0 success, 1 a violation or failed expectation, 2 bad usage or input.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "diagram":
+		return diagram(args[1:], stdout, stderr)
+	case "explore":
+		return explore(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "simulate: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: simulate COMMAND [ARGS]
+
+commands:
+  explore    explore every reachable state of the session machine and check it
+  diagram    print the phase diagram generated from the model
+`)
+}

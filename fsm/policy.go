@@ -1,0 +1,125 @@
+package fsm
+
+// Policy holds the choices the RFCs leave to a server, and the places where
+// Prosody differs from the RFC. DefaultPolicy follows the RFC; spec/session.md
+// names each field's rule and what Prosody does.
+type Policy struct {
+	// Hosts are the domains this server serves, already prepared (lower
+	// case). A stream header addressed to any other domain gets host-unknown.
+	Hosts []string
+
+	// TLS says whether the adapter can offer STARTTLS (it has a certificate).
+	TLS bool
+	// RequireTLS makes STARTTLS mandatory: <required/> is offered, no SASL
+	// mechanism is offered before TLS, and <auth/> before TLS fails with
+	// encryption-required. It has no effect when TLS is false.
+	RequireTLS bool
+
+	// Mechanisms are the SASL mechanisms the adapter can run, in order of
+	// preference.
+	Mechanisms []Mechanism
+	// MaxSASLFailures is the number of failed SASL attempts after which the
+	// stream is closed (RFC 6120 §6.4.5 asks for a limit of 2 to 5). Zero
+	// means 3.
+	MaxSASLFailures uint8
+
+	// LegacySession offers <session><optional/></session> after bind and
+	// answers the session request (RFC 3921 §3; RFC 6121 §1.4 made it
+	// optional).
+	LegacySession bool
+	// RosterVersioning and PreApproval offer the features of RFC 6121 §2.6
+	// and §3.4 after authentication.
+	RosterVersioning bool
+	PreApproval      bool
+
+	// UnauthStanza is the answer to a stanza sent before the session is
+	// bound.
+	UnauthStanza UnauthStanzaPolicy
+	// Conflict is the answer when a client binds a resource that another
+	// session of the same user holds.
+	Conflict ConflictPolicy
+}
+
+// Mechanism describes a SASL mechanism the adapter can run.
+type Mechanism struct {
+	// Name is the IANA name, e.g. "SCRAM-SHA-256".
+	Name string
+	// NeedsTLS hides the mechanism on a stream without TLS, and makes an
+	// <auth/> for it there fail with encryption-required (e.g. PLAIN, and
+	// every -PLUS mechanism, which binds to the TLS channel).
+	NeedsTLS bool
+}
+
+// UnauthStanzaPolicy says how a stanza sent before the session is bound is
+// answered.
+type UnauthStanzaPolicy uint8
+
+const (
+	// UnauthStreamError closes the stream with <not-authorized/>
+	// (RFC 6120 §4.9.3.12).
+	UnauthStreamError UnauthStanzaPolicy = iota
+	// UnauthStanzaError answers the stanza with a stanza error and keeps the
+	// stream open, as Prosody does: service-unavailable, or not-authorized
+	// for a bind request before authentication; error and result stanzas
+	// are dropped.
+	UnauthStanzaError
+)
+
+// ConflictPolicy says what happens when a client binds a resource that
+// another session of the same user holds (RFC 6120 §7.7.2.2).
+type ConflictPolicy uint8
+
+const (
+	// ConflictReplace closes the other session with a <conflict/> stream
+	// error and gives the resource to the new one (Prosody's default).
+	ConflictReplace ConflictPolicy = iota
+	// ConflictRefuse answers the bind request with a <conflict/> stanza error.
+	ConflictRefuse
+	// ConflictGenerate binds a resource that the server generates instead.
+	ConflictGenerate
+)
+
+// DefaultPolicy is the RFC's choice at every point: one host, "localhost";
+// no TLS (an adapter with a certificate turns TLS and RequireTLS on);
+// SCRAM-SHA-256 and SCRAM-SHA-1 anywhere, PLAIN only under TLS; three SASL
+// attempts; the legacy session feature, roster versioning and pre-approval
+// offered; stanzas before bind closed with not-authorized; conflicts
+// resolved by replacing the old session.
+var DefaultPolicy = Policy{
+	Hosts: []string{"localhost"},
+	Mechanisms: []Mechanism{
+		{Name: "SCRAM-SHA-256"},
+		{Name: "SCRAM-SHA-1"},
+		{Name: "PLAIN", NeedsTLS: true},
+	},
+	MaxSASLFailures:  3,
+	LegacySession:    true,
+	RosterVersioning: true,
+	PreApproval:      true,
+}
+
+func (p *Policy) serves(host string) bool {
+	for _, h := range p.Hosts {
+		if h == host {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Policy) maxFailures() uint8 {
+	if p.MaxSASLFailures == 0 {
+		return 3
+	}
+	return p.MaxSASLFailures
+}
+
+// mechanism returns the named mechanism and whether the adapter has it.
+func (p *Policy) mechanism(name string) (Mechanism, bool) {
+	for _, m := range p.Mechanisms {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Mechanism{}, false
+}

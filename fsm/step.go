@@ -1,0 +1,69 @@
+package fsm
+
+// Step is the session machine: it returns the session after ev and the
+// effects the adapter must carry out, in order. It never changes s.
+//
+// Every event is answered in every phase; spec/session.md lists the rules
+// and the handler of each rule names it.
+func Step(s Session, ev Event) (Session, []Effect) {
+	return StepAppend(s, ev, nil)
+}
+
+// StepAppend is Step that appends the effects to out, so that an adapter
+// can reuse one buffer for every step and allocate nothing.
+func StepAppend(s Session, ev Event, out []Effect) (Session, []Effect) {
+	m := machine{s: s, out: out}
+	m.step(ev)
+	return m.s, m.out
+}
+
+// machine is one step in progress: the session being built and the effects
+// so far.
+type machine struct {
+	s   Session
+	out []Effect
+}
+
+func (m *machine) emit(e Effect) { m.out = append(m.out, e) }
+
+func (m *machine) step(ev Event) {
+	switch m.s.Phase {
+	case Unconnected:
+		if ev.Kind == EvConnect {
+			m.connect(ev) // S-1
+		}
+		return // S-3: nothing to answer on before the connection exists
+	case Closed:
+		return // S-4: a destroyed session answers nothing
+	}
+	switch ev.Kind {
+	case EvConnect:
+		m.fail("internal-server-error", "") // S-2
+	case EvStreamOpen:
+		m.streamOpen(ev)
+	case EvElement:
+		m.element(ev.Elem)
+	case EvStreamEnd:
+		m.clientClosed() // S-90
+	case EvXMLError:
+		m.xmlError(ev.Condition, ev.Text) // S-92
+	case EvTLSDone, EvTLSFailed:
+		m.tlsResult(ev.Kind == EvTLSDone)
+	case EvSASLChallenge, EvSASLSuccess, EvSASLFailure:
+		m.saslResult(ev)
+	case EvResourceGranted, EvResourceConflict, EvRosterLoaded, EvRosterFailed:
+		m.bindResult(ev)
+	case EvRouted:
+		m.routed(ev.Elem)
+	case EvReplaced:
+		m.fail("conflict", "Replaced by new connection") // S-95
+	case EvTimeout:
+		m.timeout(ev.Timer)
+	case EvShutdown:
+		m.fail("system-shutdown", "") // S-96
+	case EvConnLost:
+		m.lost(ev.Text) // S-91
+	default:
+		m.fail("internal-server-error", "") // S-2: not an event kind
+	}
+}

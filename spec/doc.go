@@ -1,0 +1,3 @@
+package spec
+
+//go:generate go run ../cmd/simulate diagram --page -o session-diagram.md
