@@ -3,9 +3,10 @@ module github.com/xmppfsm/xmppfsm
 go 1.26.0
 
 require (
-	github.com/beevik/etree v1.8.1 // indirect
-	github.com/google/go-cmp v0.7.0 // indirect
-	golang.org/x/net v0.62.0 // indirect
-	golang.org/x/text v0.44.0 // indirect
-	pgregory.net/rapid v1.3.0 // indirect
+	github.com/beevik/etree v1.8.1
+	github.com/google/go-cmp v0.7.0
+	golang.org/x/net v0.62.0
+	golang.org/x/text v0.44.0
 )
+
+require pgregory.net/rapid v1.3.0 // indirect

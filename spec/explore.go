@@ -96,7 +96,7 @@ func Explore(p *fsm.Policy, step StepFunc) Exploration {
 				report(path, "invariant", err)
 			}
 			if !slices.Equal(before, n.s.Fields()) {
-				report(path, "pure", fmt.Errorf("Step changed its argument"))
+				report(path, "pure", fmt.Errorf("step changed its argument"))
 			}
 			if n.s.Phase == fsm.Closed && len(effects) > 0 {
 				report(path, "closed", fmt.Errorf("%d effects from a closed session", len(effects)))
