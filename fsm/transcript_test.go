@@ -294,4 +294,3 @@ func parseXML(text string) (*etree.Element, error) {
 	doc.RemoveChild(root)
 	return root, nil
 }
-
