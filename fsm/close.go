@@ -92,7 +92,7 @@ func (m *machine) destroy(status string) {
 	switch {
 	case s.Resource != "":
 		m.emit(Effect{Kind: EffReleaseResource, Username: s.Username, Resource: s.Resource})
-	case s.Reserved != "":
+	case s.Phase == WaitForRoster:
 		m.emit(Effect{Kind: EffReleaseResource, Username: s.Username, Resource: s.Reserved})
 	}
 	if s.Phase != Established {

@@ -84,7 +84,9 @@ type Session struct {
 
 	// BindID is the id of the bind request being served, or "".
 	BindID string
-	// Reserved is the resource reserved for the bind being served, or "".
+	// Reserved is the resource asked for (in WaitForResource; "" when the
+	// registry is to generate one) or reserved (in WaitForRoster) for the
+	// bind being served.
 	Reserved string
 
 	// Resource, FullJID and Roster are set together when the session becomes

@@ -42,6 +42,10 @@ func (m *machine) step(ev Event) {
 	case EvStreamOpen:
 		m.streamOpen(ev)
 	case EvElement:
+		if ev.Elem == nil {
+			m.fail("internal-server-error", "") // S-2: an element event without an element
+			return
+		}
 		m.element(ev.Elem)
 	case EvStreamEnd:
 		m.clientClosed() // S-90
