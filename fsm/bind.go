@@ -49,8 +49,13 @@ func (m *machine) bindResult(ev Event) {
 		s.Phase = WaitForRoster
 		m.emit(Effect{Kind: EffLoadRoster, Username: s.Username})
 	case ev.Kind == EvResourceGranted:
-		// S-59: a grant nobody waits for is handed back.
-		if ev.Resource != "" && ev.Resource != s.Resource {
+		// S-59: a grant nobody waits for is handed back, unless it names
+		// the resource the session holds.
+		held := s.Resource
+		if s.Phase == WaitForRoster {
+			held = s.Reserved
+		}
+		if ev.Resource != "" && ev.Resource != held {
 			m.emit(Effect{Kind: EffReleaseResource, Username: s.Username, Resource: ev.Resource})
 		}
 	case ev.Kind == EvResourceConflict && s.Phase == WaitForResource:

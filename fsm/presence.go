@@ -18,7 +18,7 @@ func (m *machine) presence(el *etree.Element, typ, to string, toSelf bool) {
 		case "error":
 			// A presence error to the user's own account concerns nobody.
 		default:
-			if attr(el, "to") == "" {
+			if !hasAttr(el, "to") {
 				m.reply(stanzaError(el, s.FullJID, errModify, "bad-request", "")) // S-72
 				return
 			}

@@ -11,15 +11,14 @@ import (
 // unboundStanza answers a stanza from a session that is not bound.
 func (m *machine) unboundStanza(c Class, el *etree.Element) {
 	s := &m.s
-	if c == ClassIQ && s.Phase == WaitForBind {
-		if b := bindChild(el); b != nil {
-			m.bind(el, b) // S-50
+	if typ := attr(el, "type"); c == ClassIQ && (typ == "get" || typ == "set") {
+		if b := bindChild(el); b != nil && s.Phase == WaitForBind {
+			m.bind(el, b) // S-50, S-52
+			return
+		} else if b != nil && s.Phase.binding() {
+			m.reply(stanzaError(el, "", errCancel, "not-allowed", "")) // S-57
 			return
 		}
-	}
-	if c == ClassIQ && s.Phase.binding() && bindChild(el) != nil {
-		m.reply(stanzaError(el, "", errCancel, "not-allowed", "")) // S-57
-		return
 	}
 	// S-60
 	if s.policy().UnauthStanza == UnauthStreamError {
@@ -40,15 +39,15 @@ func (m *machine) unboundStanza(c Class, el *etree.Element) {
 // stanza answers a stanza from a connected resource.
 func (m *machine) stanza(c Class, el *etree.Element) {
 	s := &m.s
-	typ := attr(el, "type")
-	if !validType(c, typ) {
+	typ, typed := lookup(el, "type")
+	if !validType(c, typ, typed) {
 		m.reply(stanzaError(el, s.FullJID, errModify, "bad-request", "")) // S-65
 		return
 	}
 	if c == ClassIQ && !m.validIQ(el, typ) {
 		return
 	}
-	to, toSelf, ok := m.destination(el, typ)
+	to, toSelf, ok := m.destination(el, c, typ)
 	if !ok {
 		return
 	}
@@ -64,14 +63,17 @@ func (m *machine) stanza(c Class, el *etree.Element) {
 
 // validType reports whether typ is a type the stanza may have (RFC 6120
 // §8.2.3, RFC 6121 §4.7.1, §5.2.2; an unknown message type is treated as
-// normal).
-func validType(c Class, typ string) bool {
+// normal). typed says whether the attribute is present: an empty type is
+// not a missing one.
+func validType(c Class, typ string, typed bool) bool {
 	switch c {
 	case ClassIQ:
 		return typ == "get" || typ == "set" || typ == "result" || typ == "error"
 	case ClassPresence:
 		switch typ {
-		case "", "unavailable", "subscribe", "subscribed", "unsubscribe", "unsubscribed", "probe", "error":
+		case "":
+			return !typed
+		case "unavailable", "subscribe", "subscribed", "unsubscribe", "unsubscribed", "probe", "error":
 			return true
 		}
 		return false
@@ -98,18 +100,19 @@ func (m *machine) validIQ(el *etree.Element, typ string) bool {
 }
 
 // destination prepares the stanza's to (S-64): none, or the user's own bare
-// JID, means the user's account (toSelf). A malformed to is answered with
-// jid-malformed, or dropped if the stanza is an error.
-func (m *machine) destination(el *etree.Element, typ string) (to string, toSelf, ok bool) {
+// JID, means the user's account (toSelf). A malformed to (an empty one
+// included) is answered with jid-malformed, or dropped if the stanza is an
+// error or an iq result, which are never answered with an error.
+func (m *machine) destination(el *etree.Element, c Class, typ string) (to string, toSelf, ok bool) {
 	s := &m.s
 	bare := s.FullJID[:len(s.FullJID)-len(s.Resource)-1]
-	raw := attr(el, "to")
-	if raw == "" {
+	raw, addressed := lookup(el, "to")
+	if !addressed {
 		return bare, true, true
 	}
 	j, err := jid.Parse(raw)
 	if err != nil {
-		if typ != "error" {
+		if typ != "error" && !(c == ClassIQ && typ == "result") {
 			m.reply(stanzaError(el, s.FullJID, errModify, "jid-malformed", ""))
 		}
 		return "", false, false

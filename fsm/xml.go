@@ -5,24 +5,27 @@ import "github.com/beevik/etree"
 // This file builds the elements the session writes. Nothing here decides
 // anything: the rules that pick a condition are in the handlers.
 
-// attr returns the value of the unprefixed attribute key, or "".
-func attr(el *etree.Element, key string) string {
+// lookup returns the value of the unprefixed attribute key and whether it
+// is present: an empty attribute is not a missing one.
+func lookup(el *etree.Element, key string) (string, bool) {
 	for i := range el.Attr {
 		if a := &el.Attr[i]; a.Key == key && a.Space == "" {
-			return a.Value
+			return a.Value, true
 		}
 	}
-	return ""
+	return "", false
+}
+
+// attr returns the value of the unprefixed attribute key, or "".
+func attr(el *etree.Element, key string) string {
+	v, _ := lookup(el, key)
+	return v
 }
 
 // hasAttr reports whether the unprefixed attribute key is present.
 func hasAttr(el *etree.Element, key string) bool {
-	for i := range el.Attr {
-		if a := &el.Attr[i]; a.Key == key && a.Space == "" {
-			return true
-		}
-	}
-	return false
+	_, ok := lookup(el, key)
+	return ok
 }
 
 // namespace returns el's namespace; "" (none declared) stands for the
