@@ -41,7 +41,7 @@ func (v Violation) String() string {
 
 // Checks names the checks Explore makes after every step.
 var Checks = []string{
-	"invariant: (fsm.Session).Check() holds (I-1…I-14)",
+	"invariant: (fsm.Session).Check() holds (SI-1…SI-14)",
 	"model: the abstract state is the one Model.Next predicts",
 	"pure: Step leaves its argument unchanged",
 	"closed: a closed session produces no effect (S-4)",
