@@ -75,23 +75,20 @@ func (m *machine) timeout(t Timer) {
 	// A negotiation timer firing after bind was stopped too late: nothing.
 }
 
-// destroy retires the session (S-97): a connected resource broadcasts its
-// implicit unavailable presence (with status, if any) to its contacts and
-// directed-presence targets, or just to those targets when it was not
-// available; its resource is released; every field but Conn is cleared.
+// destroy retires the session (S-97): a connected resource releases its
+// resource with its implicit unavailable presence (with status, if any) when
+// it was available or has directed-presence targets, for the user machine
+// to send; a reserved resource is released; every field but Conn is
+// cleared.
 func (m *machine) destroy(status string) {
 	s := &m.s
 	switch {
-	case s.Available():
-		m.emit(Effect{Kind: EffBroadcast, Elem: unavailable(status), From: s.FullJID, Directed: s.Directed})
-	case len(s.Directed) > 0:
-		for _, to := range s.Directed {
-			m.emit(Effect{Kind: EffRoute, Elem: unavailable(status), From: s.FullJID, To: to})
-		}
-	}
-	switch {
 	case s.Resource != "":
-		m.emit(Effect{Kind: EffReleaseResource, Username: s.Username, Resource: s.Resource})
+		e := Effect{Kind: EffReleaseResource, Username: s.Username, Resource: s.Resource, From: s.FullJID}
+		if s.Available() || len(s.Directed) > 0 {
+			e.Elem, e.Directed = unavailable(status), s.Directed
+		}
+		m.emit(e)
 	case s.Phase == WaitForRoster:
 		m.emit(Effect{Kind: EffReleaseResource, Username: s.Username, Resource: s.Reserved})
 	}

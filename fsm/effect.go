@@ -38,7 +38,11 @@ const (
 	// "". Replace takes the resource from the session that holds it (which
 	// gets EvReplaced). Answer with EvResourceGranted or EvResourceConflict.
 	EffReserveResource
-	// EffReleaseResource: the session no longer holds Resource.
+	// EffReleaseResource: the session no longer holds Resource of user
+	// Username. For a connected resource From is its full JID, and Elem,
+	// when set, is its implicit unavailable presence, for its contacts and
+	// other resources if it was available, and for the Directed addresses
+	// (RFC 6121 §4.5.2, §4.6.3).
 	EffReleaseResource
 	// EffLoadRoster: load the roster of Username for this session; answer
 	// with EvRosterLoaded or EvRosterFailed.
@@ -82,8 +86,8 @@ type OutHeader struct {
 // Effect is one thing the adapter must do. Kind says which fields matter.
 type Effect struct {
 	Kind      EffectKind
-	Elem      *etree.Element // EffSend, EffRoute, EffBroadcast
-	From, To  string         // EffSend, EffRoute, EffBroadcast
+	Elem      *etree.Element // EffSend, EffRoute, EffBroadcast, EffReleaseResource
+	From, To  string         // EffSend, EffRoute, EffBroadcast; From: EffReleaseResource
 	Header    *OutHeader     // EffSendHeader
 	Mechanism string         // EffSASLStart
 	Data      []byte         // EffSASLStart, EffSASLStep
@@ -91,6 +95,6 @@ type Effect struct {
 	Resource  string         // EffReserveResource, EffReleaseResource
 	Replace   bool           // EffReserveResource
 	Initial   bool           // EffBroadcast
-	Directed  []string       // EffBroadcast
+	Directed  []string       // EffBroadcast, EffReleaseResource
 	Timer     Timer          // EffStartTimer, EffStopTimer
 }

@@ -49,7 +49,8 @@ const (
 	// EvRosterFailed: the roster could not be loaded.
 	EvRosterFailed
 	// EvRouted: a stanza addressed to this session arrives from elsewhere on
-	// the server. Elem carries its final from and to.
+	// the server. From and To are its final addresses, to be written over
+	// the element's own (so one element can be delivered to many sessions).
 	EvRouted
 	// EvReplaced: another connection bound this session's resource under
 	// ConflictReplace.
@@ -107,6 +108,7 @@ type StreamHeader struct {
 type Event struct {
 	Kind      EventKind
 	Elem      *etree.Element // EvElement, EvRouted
+	From, To  string         // EvRouted
 	Header    *StreamHeader  // EvStreamOpen
 	ID        string         // EvConnect, EvStreamOpen: a fresh stream id
 	Conn      string         // EvConnect

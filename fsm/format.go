@@ -67,6 +67,8 @@ func (ev Event) String() string {
 	var l line
 	l.WriteString(ev.Kind.String())
 	l.field("conn", ev.Conn)
+	l.field("from", ev.From)
+	l.field("to", ev.To)
 	l.field("id", ev.ID)
 	l.flag("secure", ev.Secure)
 	if h := ev.Header; h != nil {

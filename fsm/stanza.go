@@ -145,13 +145,19 @@ func (m *machine) iq(el *etree.Element, typ, to string, toSelf bool) {
 }
 
 // routed answers a stanza the server routes to this session (S-80, S-81).
-func (m *machine) routed(el *etree.Element) {
+func (m *machine) routed(el *etree.Element, from, to string) {
 	s := &m.s
 	if el == nil {
 		return
 	}
+	if from == "" {
+		from = attr(el, "from")
+	}
+	if to == "" {
+		to = attr(el, "to")
+	}
 	if s.Phase == Established {
-		m.emit(Effect{Kind: EffSend, Elem: el}) // S-80
+		m.emit(Effect{Kind: EffSend, Elem: el, From: from, To: to}) // S-80
 		return
 	}
 	// S-81: the session cannot take stanzas yet; answer as for a resource
@@ -160,12 +166,12 @@ func (m *machine) routed(el *etree.Element) {
 	switch Classify(el) {
 	case ClassIQ:
 		if typ == "get" || typ == "set" {
-			e := stanzaError(el, attr(el, "from"), errCancel, "service-unavailable", "")
-			m.emit(Effect{Kind: EffRoute, Elem: e, From: attr(el, "to"), To: attr(el, "from")})
+			e := stanzaError(el, from, errCancel, "service-unavailable", "")
+			m.emit(Effect{Kind: EffRoute, Elem: e, From: to, To: from})
 		}
 	case ClassMessage:
-		if to, err := jid.Parse(attr(el, "to")); err == nil && !to.IsBare() {
-			m.emit(Effect{Kind: EffRoute, Elem: el, From: attr(el, "from"), To: to.Bare().String()})
+		if j, err := jid.Parse(to); err == nil && !j.IsBare() {
+			m.emit(Effect{Kind: EffRoute, Elem: el, From: from, To: j.Bare().String()})
 		}
 	}
 }

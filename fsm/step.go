@@ -58,7 +58,7 @@ func (m *machine) step(ev Event) {
 	case EvResourceGranted, EvResourceConflict, EvRosterLoaded, EvRosterFailed:
 		m.bindResult(ev)
 	case EvRouted:
-		m.routed(ev.Elem)
+		m.routed(ev.Elem, ev.From, ev.To)
 	case EvReplaced:
 		m.fail("conflict", "Replaced by new connection") // S-95
 	case EvTimeout:

@@ -254,6 +254,10 @@ func parseEvent(text string) (fsm.Event, error) {
 			ev.Timer = fsm.TimerNegotiation
 		case k == "timer" && v == "idle":
 			ev.Timer = fsm.TimerIdle
+		case h == nil && k == "from":
+			ev.From = v
+		case h == nil && k == "to":
+			ev.To = v
 		case h != nil && k == "to":
 			h.To = v
 		case h != nil && k == "from":
