@@ -106,6 +106,7 @@ func (m *machine) established() {
 	b := nsElement("bind", NSBind)
 	b.CreateElement("jid").SetText(s.FullJID)
 	m.reply(iqResult(s.BindID, "", b))
+	m.emit(Effect{Kind: EffBound, From: s.FullJID})
 	s.BindID = ""
 	m.emit(Effect{Kind: EffStopTimer, Timer: TimerNegotiation})
 }

@@ -57,6 +57,9 @@ const (
 	// unavailable presence, Directed lists the addresses that got directed
 	// presence from the session and must get this one too.
 	EffBroadcast
+	// EffBound: the session became a connected resource with full JID From
+	// (its user machine gets UEvBound).
+	EffBound
 	// EffStartTimer and EffStopTimer: arm or disarm Timer.
 	EffStartTimer
 	EffStopTimer
@@ -67,7 +70,7 @@ const (
 var effectNames = [numEffectKinds]string{
 	"send-header", "send", "close", "abort", "start-tls", "reset-stream",
 	"sasl-start", "sasl-step", "reserve-resource", "release-resource",
-	"load-roster", "route", "broadcast", "start-timer", "stop-timer",
+	"load-roster", "route", "broadcast", "bound", "start-timer", "stop-timer",
 }
 
 // String returns the effect kind's name.

@@ -32,6 +32,18 @@ type Policy struct {
 	RosterVersioning bool
 	PreApproval      bool
 
+	// OfflineStorage keeps chat and normal messages for a user with no
+	// available resource of non-negative priority, to deliver at its next
+	// initial presence (RFC 6121 §8.5.2.1.1 allows storing or bouncing).
+	OfflineStorage bool
+
+	// IQFromStrangers delivers an iq get or set addressed to a connected
+	// full JID from any sender, as Prosody does. RFC 6121 §8.5.3.1 says the
+	// server SHOULD NOT deliver it unless the user shares presence with the
+	// sender (a subscription from the user), so that iqs do not reveal
+	// presence; by default it answers service-unavailable instead.
+	IQFromStrangers bool
+
 	// UnauthStanza is the answer to a stanza sent before the session is
 	// bound.
 	UnauthStanza UnauthStanzaPolicy
@@ -93,6 +105,7 @@ var DefaultPolicy = Policy{
 		{Name: "PLAIN", NeedsTLS: true},
 	},
 	MaxSASLFailures:  3,
+	OfflineStorage:   true,
 	LegacySession:    true,
 	RosterVersioning: true,
 	PreApproval:      true,
@@ -106,6 +119,8 @@ func (p *Policy) serves(host string) bool {
 	}
 	return false
 }
+
+func (p *Policy) offline() bool { return p.OfflineStorage }
 
 func (p *Policy) maxFailures() uint8 {
 	if p.MaxSASLFailures == 0 {

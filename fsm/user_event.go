@@ -1,0 +1,118 @@
+package fsm
+
+import "github.com/beevik/etree"
+
+// UserEventKind says what happened to a user. Each kind documents the
+// UserEvent fields it uses.
+type UserEventKind uint8
+
+// The events a hub feeds to StepUser.
+const (
+	// UEvBound: the session with full JID From became a connected resource.
+	UEvBound UserEventKind = iota
+	// UEvUnbound: the session with full JID From released its resource
+	// (EffReleaseResource). Elem is its implicit unavailable presence, if
+	// any, and Directed its directed-presence targets.
+	UEvUnbound
+	// UEvBroadcast: the resource From broadcast presence Elem (EffBroadcast):
+	// Initial for its first available presence; Directed, for unavailable,
+	// its directed-presence targets.
+	UEvBroadcast
+	// UEvOutbound: the resource From sent Elem to To (EffRoute).
+	UEvOutbound
+	// UEvInbound: Elem arrives from From (another entity) addressed to To,
+	// the user's bare JID or one of its full JIDs.
+	UEvInbound
+	// UEvOfflineLoaded: the stored offline messages asked for by
+	// UEffLoadOffline, for resource To, oldest first.
+	UEvOfflineLoaded
+
+	numUserEventKinds
+)
+
+var userEventNames = [numUserEventKinds]string{
+	"bound", "unbound", "broadcast", "outbound", "inbound", "offline-loaded",
+}
+
+// String returns the event kind's name.
+func (k UserEventKind) String() string {
+	if k < numUserEventKinds {
+		return userEventNames[k]
+	}
+	return "user-event(?)"
+}
+
+// UserEvent is one input to StepUser. Kind says which fields matter.
+type UserEvent struct {
+	Kind     UserEventKind
+	From, To string
+	Elem     *etree.Element
+	Initial  bool
+	Directed []string
+	Offline  []StoredMessage // UEvOfflineLoaded
+}
+
+// StoredMessage is a message kept in offline storage: the element with its
+// final from and to, and when the server received it (XEP-0082 date-time,
+// from the adapter's clock).
+type StoredMessage struct {
+	Elem  *etree.Element
+	Stamp string
+}
+
+// UserEffectKind says what the hub must do for a user machine.
+type UserEffectKind uint8
+
+// The effects StepUser asks for. Store effects are carried out, durably,
+// before the effects that follow them.
+const (
+	// UEffDeliver: give Elem to the session of the user's resource To as
+	// EvRouted, with From and To written over the element's own.
+	UEffDeliver UserEffectKind = iota
+	// UEffRoute: hand Elem from From to To, an entity of this server: the
+	// user machine of To's bare JID (UEvInbound), or the server's own
+	// answers (AnswerServer) when To is a served domain.
+	UEffRoute
+	// UEffSaveItem: store roster item Item and the roster version Version.
+	UEffSaveItem
+	// UEffRemoveItem: remove the roster item of Item.JID and store the
+	// roster version Version.
+	UEffRemoveItem
+	// UEffSavePending: store the pending subscription request Elem from From.
+	UEffSavePending
+	// UEffDeletePending: forget the pending request from From.
+	UEffDeletePending
+	// UEffStoreOffline: keep message Elem (from From to To) for later, with
+	// the time of storage.
+	UEffStoreOffline
+	// UEffLoadOffline: load the stored messages and answer with
+	// UEvOfflineLoaded for resource To.
+	UEffLoadOffline
+	// UEffDeleteOffline: delete the first Count stored messages.
+	UEffDeleteOffline
+
+	numUserEffectKinds
+)
+
+var userEffectNames = [numUserEffectKinds]string{
+	"deliver", "route", "save-item", "remove-item", "save-pending",
+	"delete-pending", "store-offline", "load-offline", "delete-offline",
+}
+
+// String returns the effect kind's name.
+func (k UserEffectKind) String() string {
+	if k < numUserEffectKinds {
+		return userEffectNames[k]
+	}
+	return "user-effect(?)"
+}
+
+// UserEffect is one thing the hub must do for a user machine.
+type UserEffect struct {
+	Kind     UserEffectKind
+	From, To string
+	Elem     *etree.Element
+	Item     RosterItem // UEffSaveItem, UEffRemoveItem
+	Version  uint64     // UEffSaveItem, UEffRemoveItem
+	Count    int        // UEffDeleteOffline
+}

@@ -1,0 +1,105 @@
+package fsm
+
+import (
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// StepUser is the user machine: it returns the user after ev and the
+// effects the hub must carry out, in order. It never changes u.
+func StepUser(u User, ev UserEvent) (User, []UserEffect) {
+	return StepUserAppend(u, ev, nil)
+}
+
+// StepUserAppend is StepUser that appends the effects to out.
+func StepUserAppend(u User, ev UserEvent, out []UserEffect) (User, []UserEffect) {
+	m := userMachine{u: u, out: out}
+	m.step(ev)
+	return m.u, m.out
+}
+
+// userMachine is one user step in progress.
+type userMachine struct {
+	u   User
+	out []UserEffect
+}
+
+func (m *userMachine) emit(e UserEffect) { m.out = append(m.out, e) }
+
+// deliver hands el to the user's own resource full.
+func (m *userMachine) deliver(from, full string, el *etree.Element) {
+	m.emit(UserEffect{Kind: UEffDeliver, From: from, To: full, Elem: el})
+}
+
+func (m *userMachine) step(ev UserEvent) {
+	if ev.Elem == nil && (ev.Kind == UEvBroadcast || ev.Kind == UEvOutbound || ev.Kind == UEvInbound) {
+		return // I-2: nothing to act on
+	}
+	switch ev.Kind {
+	case UEvBound:
+		m.bound(ev.From)
+	case UEvUnbound:
+		m.unbound(ev)
+	case UEvBroadcast:
+		m.broadcast(ev)
+	case UEvOutbound:
+		m.outbound(ev.From, ev.To, ev.Elem)
+	case UEvInbound:
+		m.inbound(ev.From, ev.To, ev.Elem)
+	case UEvOfflineLoaded:
+		m.flush(ev.To, ev.Offline)
+	}
+}
+
+// bareOf returns the bare part of a prepared JID.
+func bareOf(j string) string {
+	if i := strings.IndexByte(j, '/'); i >= 0 {
+		return j[:i]
+	}
+	return j
+}
+
+// domainOf returns the domain of a prepared JID.
+func domainOf(j string) string {
+	j = bareOf(j)
+	if i := strings.IndexByte(j, '@'); i >= 0 {
+		return j[i+1:]
+	}
+	return j
+}
+
+// bound adds a connected resource (I-1).
+func (m *userMachine) bound(full string) {
+	u := &m.u
+	if bareOf(full) != u.JID || full == u.JID || u.resource(full) >= 0 {
+		return // I-1: not one of this user's resources, or already known
+	}
+	rs := make([]Resource, len(u.Resources), len(u.Resources)+1)
+	copy(rs, u.Resources)
+	u.Resources = append(rs, Resource{FullJID: full})
+}
+
+// unbound removes a resource and sends its implicit unavailable presence
+// (I-3).
+func (m *userMachine) unbound(ev UserEvent) {
+	u := &m.u
+	i := u.resource(ev.From)
+	if i < 0 {
+		return // I-3: never bound here
+	}
+	wasAvailable := u.Resources[i].Available()
+	rs := make([]Resource, 0, len(u.Resources)-1)
+	rs = append(rs, u.Resources[:i]...)
+	u.Resources = append(rs, u.Resources[i+1:]...)
+	if ev.Elem == nil {
+		return
+	}
+	if wasAvailable {
+		m.broadcastUnavailable(ev.From, ev.Elem, ev.Directed)
+		return
+	}
+	for _, to := range ev.Directed {
+		m.send(ev.From, to, ev.Elem)
+	}
+}
