@@ -19,7 +19,7 @@ func (m *userMachine) broadcast(ev UserEvent) {
 	case "unavailable":
 		r := u.Resources[i]
 		if !r.Available() && len(ev.Directed) == 0 {
-			m.deliver(r.FullJID, r.FullJID, ev.Elem) // I-12: only its own echo
+			m.deliver(r.FullJID, r.FullJID, r.FullJID, ev.Elem) // I-12: only its own echo
 			return
 		}
 		m.broadcastUnavailable(r.FullJID, ev.Elem, ev.Directed)
@@ -41,7 +41,7 @@ func (m *userMachine) available(i int, el *etree.Element) {
 	full := r.FullJID
 	for _, o := range u.Resources {
 		if o.Available() {
-			m.deliver(full, o.FullJID, el)
+			m.deliver(full, o.FullJID, o.FullJID, el)
 		}
 	}
 	for _, item := range u.Roster.Items {
@@ -59,11 +59,11 @@ func (m *userMachine) available(i int, el *etree.Element) {
 	}
 	for _, o := range u.Resources {
 		if o.Available() && o.FullJID != full {
-			m.deliver(o.FullJID, full, o.Presence)
+			m.deliver(o.FullJID, full, full, o.Presence)
 		}
 	}
 	for _, p := range u.Pending {
-		m.deliver(p.From, full, p.Elem)
+		m.deliver(p.From, u.JID, full, p.Elem)
 	}
 	if r.Priority >= 0 && u.policy().offline() {
 		m.emit(UserEffect{Kind: UEffLoadOffline, To: full})
@@ -80,11 +80,11 @@ func (m *userMachine) broadcastUnavailable(full string, el *etree.Element, direc
 		r := u.Resources[i]
 		r.Presence, r.Priority = nil, 0
 		u.setResource(i, r)
-		m.deliver(full, full, el)
+		m.deliver(full, full, full, el)
 	}
 	for _, o := range u.Resources {
 		if o.Available() {
-			m.deliver(full, o.FullJID, el)
+			m.deliver(full, o.FullJID, o.FullJID, el)
 		}
 	}
 	for _, item := range u.Roster.Items {
@@ -144,13 +144,13 @@ func (m *userMachine) inboundPresence(from, to string, el *etree.Element) {
 	u := &m.u
 	if to != u.JID {
 		if u.resource(to) >= 0 {
-			m.deliver(from, to, el)
+			m.deliver(from, to, to, el)
 		}
 		return
 	}
 	for _, r := range u.Resources {
 		if r.Available() {
-			m.deliver(from, r.FullJID, el)
+			m.deliver(from, u.JID, r.FullJID, el)
 		}
 	}
 }

@@ -175,3 +175,43 @@ func (fs Features) String() string {
 	}
 	return strings.Join(parts, "+")
 }
+
+// String renders the user event: its kind, its fields, and its element.
+func (ev UserEvent) String() string {
+	var l line
+	l.WriteString(ev.Kind.String())
+	l.field("from", ev.From)
+	l.field("to", ev.To)
+	l.flag("initial", ev.Initial)
+	if len(ev.Directed) > 0 {
+		l.field("directed", strings.Join(ev.Directed, ","))
+	}
+	if len(ev.Offline) > 0 {
+		l.field("offline", strconv.Itoa(len(ev.Offline)))
+	}
+	l.elem(ev.Elem)
+	return l.String()
+}
+
+// String renders the user effect: its kind, its fields, and its element.
+func (e UserEffect) String() string {
+	var l line
+	l.WriteString(e.Kind.String())
+	l.field("target", e.Target)
+	l.field("from", e.From)
+	l.field("to", e.To)
+	if e.Kind == UEffSaveItem || e.Kind == UEffRemoveItem {
+		l.field("item", e.Item.JID)
+		if e.Kind == UEffSaveItem {
+			l.field("subscription", e.Item.Sub.String())
+			l.flag("ask", e.Item.Ask)
+			l.flag("approved", e.Item.Approved)
+		}
+		l.field("version", strconv.FormatUint(e.Version, 10))
+	}
+	if e.Count != 0 {
+		l.field("count", strconv.Itoa(e.Count))
+	}
+	l.elem(e.Elem)
+	return l.String()
+}

@@ -35,14 +35,14 @@ func (m *userMachine) ownIQ(from string, el *etree.Element, typ string) {
 
 // reply delivers a result to the resource that sent iq.
 func (m *userMachine) reply(to string, iq, child *etree.Element) {
-	m.deliver("", to, iqResult(attr(iq, "id"), "", child))
+	m.deliver("", to, to, iqResult(attr(iq, "id"), "", child))
 }
 
 // replyError delivers a stanza error to the resource that sent iq.
 func (m *userMachine) replyError(to string, iq *etree.Element, typ, cond string) {
 	e := stanzaError(iq, "", typ, cond, "")
 	e.RemoveAttr("from")
-	m.deliver("", to, e)
+	m.deliver("", to, to, e)
 }
 
 // version renders the roster version.
@@ -188,7 +188,7 @@ func (m *userMachine) push(item RosterItem, removed bool) {
 		iq.CreateAttr("type", "set")
 		iq.CreateAttr("id", "push"+ver)
 		iq.AddChild(q)
-		m.deliver("", r.FullJID, iq)
+		m.deliver("", r.FullJID, r.FullJID, iq)
 	}
 }
 

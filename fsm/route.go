@@ -55,7 +55,7 @@ func (m *userMachine) bounce(from, to string, el *etree.Element, typ, cond strin
 	e.RemoveAttr("from")
 	if bareOf(from) == m.u.JID {
 		if m.u.resource(from) >= 0 {
-			m.deliver(to, from, e)
+			m.deliver(to, from, from, e)
 		}
 		return
 	}
@@ -106,7 +106,7 @@ func (m *userMachine) message(from, to string, el *etree.Element, typ string) {
 	u := &m.u
 	if to != u.JID {
 		if u.resource(to) >= 0 {
-			m.deliver(from, to, el) // I-23: a connected full JID, available or not
+			m.deliver(from, to, to, el) // I-23: a connected full JID, available or not
 			return
 		}
 		if typ == "groupchat" {
@@ -124,7 +124,7 @@ func (m *userMachine) message(from, to string, el *etree.Element, typ string) {
 	case "headline":
 		for _, r := range u.Resources {
 			if r.Available() && r.Priority >= 0 {
-				m.deliver(from, r.FullJID, el) // I-26
+				m.deliver(from, to, r.FullJID, el) // I-26
 			}
 		}
 	default:
@@ -139,7 +139,7 @@ func (m *userMachine) message(from, to string, el *etree.Element, typ string) {
 		}
 		for _, r := range u.Resources {
 			if r.Available() && r.Priority == top {
-				m.deliver(from, r.FullJID, el) // I-26
+				m.deliver(from, to, r.FullJID, el) // I-26
 			}
 		}
 	}
@@ -164,7 +164,7 @@ func (u *User) topPriority() (int8, bool) {
 func (m *userMachine) inboundIQ(from, to string, el *etree.Element, typ string) {
 	u := &m.u
 	if to != u.JID && u.resource(to) >= 0 && (typ == "result" || typ == "error" || m.sharesPresence(from)) {
-		m.deliver(from, to, el) // I-28
+		m.deliver(from, to, to, el) // I-28
 		return
 	}
 	if to == u.JID && bareOf(from) == u.JID && (typ == "get" || typ == "set") {
@@ -201,7 +201,7 @@ func (m *userMachine) flush(to string, msgs []StoredMessage) {
 		d.CreateAttr("from", domainOf(u.JID))
 		d.CreateAttr("stamp", msg.Stamp)
 		el.AddChild(d)
-		m.deliver(attr(el, "from"), to, el)
+		m.deliver(attr(el, "from"), u.JID, to, el)
 	}
 	m.emit(UserEffect{Kind: UEffDeleteOffline, Count: len(msgs)})
 }

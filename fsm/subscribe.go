@@ -144,7 +144,7 @@ func (m *userMachine) inboundSubscription(contact string, k SubKind, el *etree.E
 			m.emit(UserEffect{Kind: UEffSavePending, From: contact, Elem: el})
 			for _, r := range u.Resources {
 				if r.Available() {
-					m.deliver(contact, r.FullJID, el)
+					m.deliver(contact, u.JID, r.FullJID, el)
 				}
 			}
 		case row.Note == 2:
@@ -158,7 +158,7 @@ func (m *userMachine) inboundSubscription(contact string, k SubKind, el *etree.E
 	if row.Act == Must {
 		for _, r := range u.Resources {
 			if r.Interested {
-				m.deliver(contact, r.FullJID, el) // I-38: before the push
+				m.deliver(contact, u.JID, r.FullJID, el) // I-38: before the push
 			}
 		}
 	}

@@ -66,8 +66,8 @@ type UserEffectKind uint8
 // The effects StepUser asks for. Store effects are carried out, durably,
 // before the effects that follow them.
 const (
-	// UEffDeliver: give Elem to the session of the user's resource To as
-	// EvRouted, with From and To written over the element's own.
+	// UEffDeliver: give Elem to the session of the user's resource Target
+	// as EvRouted, with From and To written over the element's own.
 	UEffDeliver UserEffectKind = iota
 	// UEffRoute: hand Elem from From to To, an entity of this server: the
 	// user machine of To's bare JID (UEvInbound), or the server's own
@@ -111,6 +111,7 @@ func (k UserEffectKind) String() string {
 type UserEffect struct {
 	Kind     UserEffectKind
 	From, To string
+	Target   string // UEffDeliver: the full JID of the session
 	Elem     *etree.Element
 	Item     RosterItem // UEffSaveItem, UEffRemoveItem
 	Version  uint64     // UEffSaveItem, UEffRemoveItem

@@ -27,9 +27,11 @@ type userMachine struct {
 
 func (m *userMachine) emit(e UserEffect) { m.out = append(m.out, e) }
 
-// deliver hands el to the user's own resource full.
-func (m *userMachine) deliver(from, full string, el *etree.Element) {
-	m.emit(UserEffect{Kind: UEffDeliver, From: from, To: full, Elem: el})
+// deliver hands el, from from to to, to the session of the user's own
+// resource target (to and target differ when a stanza addressed to the bare
+// JID is delivered: its to is not rewritten, RFC 6121 §8.5.2).
+func (m *userMachine) deliver(from, to, target string, el *etree.Element) {
+	m.emit(UserEffect{Kind: UEffDeliver, From: from, To: to, Target: target, Elem: el})
 }
 
 func (m *userMachine) step(ev UserEvent) {

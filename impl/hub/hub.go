@@ -1,0 +1,345 @@
+// Package hub carries events and effects between the pure machines of
+// package fsm: sessions by connection and full JID, users by bare JID. It
+// decides nothing: every protocol decision is made by fsm.Step, fsm.StepUser
+// and fsm.AnswerServer; the hub only looks up the addressee and hands the
+// effect over as an event.
+//
+// This Hub is the deterministic, single-threaded, in-memory one: the
+// embedded default of the simulator and the in-process conformance target,
+// and the harness of the multi-user property tests. Work is done in FIFO
+// order until nothing is left, stream ids and generated resources come from
+// counters, and the clock is a function the caller sets.
+package hub
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strings"
+
+	"github.com/beevik/etree"
+	"github.com/xmppfsm/xmppfsm/fsm"
+)
+
+// Output is what the server wrote to one connection: the effects that reach
+// the client (EffSendHeader, EffSend, EffClose, EffAbort), in order.
+type Output struct {
+	Conn   string
+	Effect fsm.Effect
+}
+
+// Hub runs sessions and users in one process.
+type Hub struct {
+	// Policy is the policy of every machine.
+	Policy *fsm.Policy
+	// Store keeps accounts, rosters, pending requests and offline messages.
+	Store *Store
+	// Clock returns the time stamped on stored messages (XEP-0082).
+	Clock func() string
+	// Output receives what is written to clients. Nil discards it.
+	Output func(Output)
+	// Trace, when set, sees every step: the machine ("conn c1" or "user
+	// alice@localhost"), the event and its effects, rendered.
+	Trace func(machine, event string, effects []string)
+
+	sessions map[string]*fsm.Session // by connection id
+	byFull   map[string]string       // full JID → connection id
+	byConn   map[string][]string     // connection id → full JIDs it holds
+	users    map[string]*fsm.User    // by bare JID
+	queue    []work
+	ids      int
+}
+
+// work is one event waiting for its machine.
+type work struct {
+	conn string // a session's connection, or
+	user string // a user's bare JID
+	ev   fsm.Event
+	uev  fsm.UserEvent
+}
+
+// New returns a hub with policy p and an empty store.
+func New(p *fsm.Policy) *Hub {
+	return &Hub{
+		Policy:   p,
+		Store:    NewStore(),
+		Clock:    func() string { return "2026-01-01T00:00:00Z" },
+		sessions: map[string]*fsm.Session{},
+		byFull:   map[string]string{},
+		byConn:   map[string][]string{},
+		users:    map[string]*fsm.User{},
+	}
+}
+
+func (h *Hub) nextID(prefix string) string {
+	h.ids++
+	return fmt.Sprintf("%s%d", prefix, h.ids)
+}
+
+// Session returns the session of connection conn.
+func (h *Hub) Session(conn string) (fsm.Session, bool) {
+	s, ok := h.sessions[conn]
+	if !ok {
+		return fsm.Session{}, false
+	}
+	return *s, true
+}
+
+// User returns the machine of bare JID j, if it is loaded.
+func (h *Hub) User(j string) (fsm.User, bool) {
+	u, ok := h.users[j]
+	if !ok {
+		return fsm.User{}, false
+	}
+	return *u, true
+}
+
+// Users returns the bare JIDs of the loaded user machines.
+func (h *Hub) Users() []string {
+	var js []string
+	for j := range h.users {
+		js = append(js, j)
+	}
+	return js
+}
+
+// Conns returns the connection ids of the sessions.
+func (h *Hub) Conns() []string {
+	var cs []string
+	for c := range h.sessions {
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// Connect opens connection conn and runs until the hub is idle.
+func (h *Hub) Connect(conn string) {
+	s := fsm.New(h.Policy)
+	h.sessions[conn] = &s
+	h.Send(conn, fsm.Event{Kind: fsm.EvConnect, Conn: conn, ID: h.nextID("stream")})
+}
+
+// Send feeds ev to the session of conn (a fresh stream id is added to a
+// stream header) and runs until the hub is idle.
+func (h *Hub) Send(conn string, ev fsm.Event) {
+	if ev.Kind == fsm.EvStreamOpen && ev.ID == "" {
+		ev.ID = h.nextID("stream")
+	}
+	h.queue = append(h.queue, work{conn: conn, ev: ev})
+	h.Run()
+}
+
+// Run does queued work until there is none.
+func (h *Hub) Run() {
+	for len(h.queue) > 0 {
+		w := h.queue[0]
+		h.queue = h.queue[1:]
+		if w.conn != "" {
+			h.stepSession(w.conn, w.ev)
+		} else {
+			h.stepUser(w.user, w.uev)
+		}
+	}
+}
+
+// stepSession steps a session and carries out its effects; effects that ask
+// a question are answered at once, before anything else reaches the session.
+func (h *Hub) stepSession(conn string, ev fsm.Event) {
+	s, ok := h.sessions[conn]
+	if !ok {
+		return
+	}
+	next, effects := fsm.Step(*s, ev)
+	*s = next
+	if h.Trace != nil {
+		h.Trace("conn "+conn, ev.String(), render(effects))
+	}
+	var answers []fsm.Event
+	for _, e := range effects {
+		if a, ok := h.sessionEffect(conn, s, e); ok {
+			answers = append(answers, a)
+		}
+	}
+	for _, a := range answers {
+		h.stepSession(conn, a)
+	}
+}
+
+func render[E fmt.Stringer](effects []E) []string {
+	out := make([]string, len(effects))
+	for i, e := range effects {
+		out[i] = e.String()
+	}
+	return out
+}
+
+// sessionEffect carries out one session effect and returns the answer it
+// owes the session, if any.
+func (h *Hub) sessionEffect(conn string, s *fsm.Session, e fsm.Effect) (fsm.Event, bool) {
+	switch e.Kind {
+	case fsm.EffSendHeader, fsm.EffSend, fsm.EffClose, fsm.EffAbort:
+		if h.Output != nil {
+			h.Output(Output{Conn: conn, Effect: e})
+		}
+	case fsm.EffStartTLS:
+		return fsm.Event{Kind: fsm.EvTLSDone}, true // in process: the handshake always works
+	case fsm.EffSASLStart, fsm.EffSASLStep:
+		return h.sasl(e), true
+	case fsm.EffReserveResource:
+		return h.reserve(conn, s, e), true
+	case fsm.EffReleaseResource:
+		h.release(conn, e)
+	case fsm.EffLoadRoster:
+		h.loadUser(e.Username + "@" + s.Host)
+		return fsm.Event{Kind: fsm.EvRosterLoaded}, true
+	case fsm.EffBound:
+		h.toUser(e.From, fsm.UserEvent{Kind: fsm.UEvBound, From: e.From})
+	case fsm.EffRoute:
+		h.toUser(e.From, fsm.UserEvent{Kind: fsm.UEvOutbound, From: e.From, To: e.To, Elem: e.Elem})
+	case fsm.EffBroadcast:
+		h.toUser(e.From, fsm.UserEvent{Kind: fsm.UEvBroadcast, From: e.From, Elem: e.Elem,
+			Initial: e.Initial, Directed: e.Directed})
+	}
+	return fsm.Event{}, false
+}
+
+// sasl runs PLAIN against the store: the only mechanism in process.
+func (h *Hub) sasl(e fsm.Effect) fsm.Event {
+	if e.Kind != fsm.EffSASLStart || e.Mechanism != "PLAIN" {
+		return fsm.Event{Kind: fsm.EvSASLFailure, Condition: "invalid-mechanism"}
+	}
+	if e.Data == nil {
+		return fsm.Event{Kind: fsm.EvSASLChallenge, Data: []byte{}}
+	}
+	parts := strings.Split(string(e.Data), "\x00")
+	if len(parts) != 3 || !h.Store.CheckPassword(parts[1], parts[2]) {
+		return fsm.Event{Kind: fsm.EvSASLFailure, Condition: "not-authorized"}
+	}
+	return fsm.Event{Kind: fsm.EvSASLSuccess, Username: parts[1]}
+}
+
+// reserve is the resource registry.
+func (h *Hub) reserve(conn string, s *fsm.Session, e fsm.Effect) fsm.Event {
+	resource := e.Resource
+	if resource == "" {
+		resource = h.nextID("r")
+	}
+	full := e.Username + "@" + s.Host + "/" + resource
+	if holder, taken := h.byFull[full]; taken && holder != conn {
+		if !e.Replace {
+			return fsm.Event{Kind: fsm.EvResourceConflict}
+		}
+		h.stepSession(holder, fsm.Event{Kind: fsm.EvReplaced})
+	}
+	h.byFull[full] = conn
+	h.byConn[conn] = append(h.byConn[conn], full)
+	return fsm.Event{Kind: fsm.EvResourceGranted, Resource: resource}
+}
+
+// release frees a resource and tells the user machine, with the implicit
+// unavailable presence the session left.
+func (h *Hub) release(conn string, e fsm.Effect) {
+	held := h.byConn[conn][:0:0]
+	for _, full := range h.byConn[conn] {
+		if strings.HasPrefix(full, e.Username+"@") && strings.HasSuffix(full, "/"+e.Resource) {
+			delete(h.byFull, full)
+			continue
+		}
+		held = append(held, full)
+	}
+	h.byConn[conn] = held
+	if e.From != "" {
+		h.toUser(e.From, fsm.UserEvent{Kind: fsm.UEvUnbound, From: e.From, Elem: e.Elem, Directed: e.Directed})
+	}
+}
+
+// toUser queues an event for the user machine of j's bare JID.
+func (h *Hub) toUser(j string, ev fsm.UserEvent) {
+	h.queue = append(h.queue, work{user: bare(j), uev: ev})
+}
+
+// loadUser makes sure the machine of bare JID j is loaded from the store.
+func (h *Hub) loadUser(j string) *fsm.User {
+	if u, ok := h.users[j]; ok {
+		return u
+	}
+	local, _, _ := strings.Cut(j, "@")
+	u := fsm.NewUser(h.Policy, j, h.Store.Exists(local), h.Store.Roster(j), h.Store.Pending(j))
+	h.users[j] = &u
+	return &u
+}
+
+// stepUser steps a user machine and carries out its effects.
+func (h *Hub) stepUser(j string, ev fsm.UserEvent) {
+	u := h.loadUser(j)
+	next, effects := fsm.StepUser(*u, ev)
+	*u = next
+	if h.Trace != nil {
+		h.Trace("user "+j, ev.String(), render(effects))
+	}
+	h.userEffects(j, effects)
+}
+
+// userEffects carries out user effects.
+func (h *Hub) userEffects(j string, effects []fsm.UserEffect) {
+	for _, e := range effects {
+		switch e.Kind {
+		case fsm.UEffDeliver:
+			if conn, ok := h.byFull[e.Target]; ok {
+				h.queue = append(h.queue, work{conn: conn, ev: fsm.Event{Kind: fsm.EvRouted, Elem: e.Elem, From: e.From, To: e.To}})
+			}
+		case fsm.UEffRoute:
+			if !strings.Contains(bare(e.To), "@") {
+				h.userEffects(j, fsm.AnswerServer(domain(e.To), e.From, e.Elem))
+				continue
+			}
+			h.toUser(e.To, fsm.UserEvent{Kind: fsm.UEvInbound, From: e.From, To: e.To, Elem: e.Elem})
+		case fsm.UEffSaveItem:
+			h.Store.SaveItem(j, e.Item, e.Version)
+		case fsm.UEffRemoveItem:
+			h.Store.RemoveItem(j, e.Item.JID, e.Version)
+		case fsm.UEffSavePending:
+			h.Store.SavePending(j, fsm.PendingRequest{From: e.From, Elem: e.Elem})
+		case fsm.UEffDeletePending:
+			h.Store.DeletePending(j, e.From)
+		case fsm.UEffStoreOffline:
+			el := e.Elem.Copy()
+			setAttr(el, "from", e.From)
+			setAttr(el, "to", e.To)
+			h.Store.StoreOffline(j, fsm.StoredMessage{Elem: el, Stamp: h.Clock()})
+		case fsm.UEffLoadOffline:
+			msgs := h.Store.Offline(j)
+			h.stepUserNow(j, fsm.UserEvent{Kind: fsm.UEvOfflineLoaded, To: e.To, Offline: msgs})
+		case fsm.UEffDeleteOffline:
+			h.Store.DeleteOffline(j, e.Count)
+		}
+	}
+}
+
+// stepUserNow answers a user machine's question at once.
+func (h *Hub) stepUserNow(j string, ev fsm.UserEvent) { h.stepUser(j, ev) }
+
+func setAttr(el *etree.Element, key, value string) {
+	if value == "" {
+		return
+	}
+	el.RemoveAttr(key)
+	el.CreateAttr(key, value)
+}
+
+func bare(j string) string {
+	b, _, _ := strings.Cut(j, "/")
+	return b
+}
+
+func domain(j string) string {
+	b := bare(j)
+	if _, d, ok := strings.Cut(b, "@"); ok {
+		return d
+	}
+	return b
+}
+
+// PlainAuth is the base64 SASL PLAIN initial response for user and password.
+func PlainAuth(user, password string) string {
+	return base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + password))
+}
