@@ -156,14 +156,22 @@ func (m *machine) routed(el *etree.Element, from, to string) {
 	if to == "" {
 		to = attr(el, "to")
 	}
+	c := Classify(el)
+	if c != ClassMessage && c != ClassPresence && c != ClassIQ {
+		return // S-80: only stanzas are routed
+	}
 	if s.Phase == Established {
 		m.emit(Effect{Kind: EffSend, Elem: el, From: from, To: to}) // S-80
 		return
 	}
 	// S-81: the session cannot take stanzas yet; answer as for a resource
-	// that is not connected (RFC 6121 §8.5.3.2).
+	// that is not connected (RFC 6121 §8.5.3.2): an iq get or set is
+	// answered, a message (other than an error) goes to the bare JID.
 	typ := attr(el, "type")
-	switch Classify(el) {
+	if from == "" || typ == "error" {
+		return
+	}
+	switch c {
 	case ClassIQ:
 		if typ == "get" || typ == "set" {
 			e := stanzaError(el, from, errCancel, "service-unavailable", "")
