@@ -107,7 +107,12 @@ func TestExploreReportsEveryPolicy(t *testing.T) {
 				t.Errorf("%s: check %q not listed", name, c)
 			}
 		}
-		for _, want := range []string{"spec/session.md", "fixpoint reached: no violation"} {
+		for _, inv := range fsm.Invariants {
+			if !strings.Contains(block, "    "+inv.ID+" "+inv.Text+"\n") {
+				t.Errorf("%s: invariant %s not listed", name, inv.ID)
+			}
+		}
+		for _, want := range []string{"fixpoint reached: no violation"} {
 			if !strings.Contains(block, want) {
 				t.Errorf("%s: no %q in:\n%s", name, want, block)
 			}
