@@ -18,8 +18,14 @@ func (m *userMachine) broadcast(ev UserEvent) {
 		m.available(i, ev.Elem)
 	case "unavailable":
 		r := u.Resources[i]
-		if !r.Available() && len(ev.Directed) == 0 {
-			m.deliver(r.FullJID, r.FullJID, r.FullJID, ev.Elem) // I-12: only its own echo
+		if !r.Available() {
+			// I-12: nobody else saw it available: its echo, and the
+			// directed-presence targets.
+			m.deliver(r.FullJID, r.FullJID, r.FullJID, ev.Elem)
+			m.clearDirected(i)
+			for _, to := range ev.Directed {
+				m.send(r.FullJID, to, ev.Elem)
+			}
 			return
 		}
 		m.broadcastUnavailable(r.FullJID, ev.Elem, ev.Directed)
@@ -46,7 +52,7 @@ func (m *userMachine) available(i int, el *etree.Element) {
 	}
 	for _, item := range u.Roster.Items {
 		if item.Sub == SubFrom || item.Sub == SubBoth {
-			m.emit(UserEffect{Kind: UEffRoute, From: full, To: item.JID, Elem: el})
+			m.send(full, item.JID, el) // I-21: a contact elsewhere gets an error back
 		}
 	}
 	if !initial {
@@ -54,7 +60,7 @@ func (m *userMachine) available(i int, el *etree.Element) {
 	}
 	for _, item := range u.Roster.Items {
 		if item.Sub == SubTo || item.Sub == SubBoth {
-			m.emit(UserEffect{Kind: UEffRoute, From: u.JID, To: item.JID, Elem: probe()})
+			m.route(u.JID, item.JID, probe())
 		}
 	}
 	for _, o := range u.Resources {
@@ -78,7 +84,7 @@ func (m *userMachine) broadcastUnavailable(full string, el *etree.Element, direc
 	u := &m.u
 	if i := u.resource(full); i >= 0 {
 		r := u.Resources[i]
-		r.Presence, r.Priority = nil, 0
+		r.Presence, r.Priority, r.Directed = nil, 0, nil
 		u.setResource(i, r)
 		m.deliver(full, full, full, el)
 	}
@@ -89,7 +95,7 @@ func (m *userMachine) broadcastUnavailable(full string, el *etree.Element, direc
 	}
 	for _, item := range u.Roster.Items {
 		if item.Sub == SubFrom || item.Sub == SubBoth {
-			m.emit(UserEffect{Kind: UEffRoute, From: full, To: item.JID, Elem: el})
+			m.send(full, item.JID, el) // I-21: a contact elsewhere gets an error back
 		}
 	}
 	for _, to := range directed {
@@ -112,28 +118,52 @@ func probe() *etree.Element {
 }
 
 // answerProbe answers a presence probe from prober to to, the user's bare
-// JID or one of its full JIDs (RFC 6121 §4.3.2, I-14): an entity without a
-// subscription from the user gets unsubscribed from the bare JID; a
-// subscriber gets the last broadcast presence of every available resource
-// (of the addressed one only, for a full JID), or unavailable presence from
-// the bare JID when there is none.
-func (m *userMachine) answerProbe(prober, to string) {
+// JID or one of its full JIDs (RFC 6121 §4.3.2, §4.6.6; I-14). A subscriber
+// (subscription from the user) probing the bare JID gets the last broadcast
+// presence of every available resource; probing a full JID, a bare
+// <presence/> from that resource if it is available. A prober the addressed
+// resource sent directed presence to gets the same bare answer. When the
+// answer would be empty, unavailable presence from the bare JID. Anybody
+// else gets unsubscribed from the bare JID. Answers built here carry the
+// probe's id (§4.3.2.1).
+func (m *userMachine) answerProbe(prober, to string, probe *etree.Element) {
 	u := &m.u
 	item, ok := u.Roster.Item(bareOf(prober))
-	if !ok || (item.Sub != SubFrom && item.Sub != SubBoth) {
-		m.emit(UserEffect{Kind: UEffRoute, From: u.JID, To: prober, Elem: subscription("unsubscribed")})
+	subscribed := ok && (item.Sub == SubFrom || item.Sub == SubBoth)
+	if to == u.JID && subscribed {
+		sent := false
+		for _, r := range u.Resources {
+			if r.Available() {
+				m.route(r.FullJID, prober, r.Presence)
+				sent = true
+			}
+		}
+		if !sent {
+			m.route(u.JID, prober, withID(unavailable(""), probe))
+		}
 		return
 	}
-	sent := false
-	for _, r := range u.Resources {
-		if r.Available() && (to == u.JID || to == r.FullJID) {
-			m.emit(UserEffect{Kind: UEffRoute, From: r.FullJID, To: prober, Elem: r.Presence})
-			sent = true
+	if i := u.resource(to); i >= 0 && (subscribed || u.Resources[i].directedTo(prober)) {
+		if u.Resources[i].Available() {
+			m.route(to, prober, withID(etree.NewElement("presence"), probe))
+		} else {
+			m.route(u.JID, prober, withID(unavailable(""), probe))
 		}
+		return
 	}
-	if !sent {
-		m.emit(UserEffect{Kind: UEffRoute, From: u.JID, To: prober, Elem: unavailable("")})
+	if subscribed {
+		m.route(u.JID, prober, withID(unavailable(""), probe))
+		return
 	}
+	m.route(u.JID, prober, withID(subscription("unsubscribed"), probe))
+}
+
+// withID gives el the id of orig, if it has one.
+func withID(el, orig *etree.Element) *etree.Element {
+	if id, ok := lookup(orig, "id"); ok {
+		el.CreateAttr("id", id)
+	}
+	return el
 }
 
 // inboundPresence delivers available, unavailable or error presence from

@@ -1174,13 +1174,13 @@ func checkStep(t *rapid.T, r step) {
 		case prev.Phase == fsm.Established:
 			// S-80: written as it is, with the router's addresses.
 			want = []fsm.Effect{{Kind: fsm.EffSend, Elem: ev.Elem, From: ev.From, To: ev.To}}
-		case fsm.Classify(ev.Elem) == fsm.ClassIQ && (typ == "get" || typ == "set"):
-			// S-81: service-unavailable, routed back.
-			want = []fsm.Effect{{Kind: fsm.EffRoute, From: ev.To, To: ev.From}}
 		case typ == "error":
 			// S-81: an error stanza is dropped.
-		case fsm.Classify(ev.Elem) == fsm.ClassMessage:
-			// S-81: a message to the full JID goes to the bare JID.
+		case c == fsm.ClassIQ && (typ == "get" || typ == "set"), c == fsm.ClassMessage && typ != "chat":
+			// S-81: service-unavailable, routed back.
+			want = []fsm.Effect{{Kind: fsm.EffRoute, From: ev.To, To: ev.From}}
+		case c == fsm.ClassMessage:
+			// S-81: a chat message to the full JID goes to the bare JID.
 			if j, err := jid.Parse(ev.To); err == nil && !j.IsBare() {
 				want = []fsm.Effect{{Kind: fsm.EffRoute, Elem: ev.Elem, From: ev.From, To: j.Bare().String()}}
 			}

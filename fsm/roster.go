@@ -207,13 +207,13 @@ func (m *userMachine) rosterRemove(from string, iq *etree.Element, contact strin
 	if st.Sub == SubFrom || st.Sub == SubBoth || st.PendingIn {
 		for _, r := range u.Resources {
 			if r.Available() && (st.Sub == SubFrom || st.Sub == SubBoth) {
-				m.emit(UserEffect{Kind: UEffRoute, From: r.FullJID, To: contact, Elem: unavailable("")})
+				m.route(r.FullJID, contact, unavailable(""))
 			}
 		}
-		m.emit(UserEffect{Kind: UEffRoute, From: u.JID, To: contact, Elem: subscription("unsubscribed")})
+		m.route(u.JID, contact, subscription("unsubscribed"))
 	}
 	if st.Sub == SubTo || st.Sub == SubBoth || st.PendingOut {
-		m.emit(UserEffect{Kind: UEffRoute, From: u.JID, To: contact, Elem: subscription("unsubscribe")})
+		m.route(u.JID, contact, subscription("unsubscribe"))
 	}
 	m.dropPending(contact)
 	u.Roster = u.Roster.without(contact)

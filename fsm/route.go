@@ -16,7 +16,7 @@ func (m *userMachine) outbound(from, to string, el *etree.Element) {
 	switch Classify(el) {
 	case ClassPresence:
 		if k, ok := subKind(typ); ok {
-			m.outboundSubscription(bareOf(to), k, el) // I-30…I-34
+			m.outboundSubscription(from, bareOf(to), k, el) // I-30…I-34
 			return
 		}
 	case ClassIQ:
@@ -25,7 +25,44 @@ func (m *userMachine) outbound(from, to string, el *etree.Element) {
 			return
 		}
 	}
+	if Classify(el) == ClassPresence && bareOf(to) != u.JID {
+		m.track(from, to, typ) // I-13
+	}
 	m.send(from, to, el)
+}
+
+// track records (available) or forgets (unavailable, error) a directed
+// presence target of resource from (I-13).
+func (m *userMachine) track(from, to, typ string) {
+	u := &m.u
+	i := u.resource(from)
+	r := u.Resources[i]
+	on := typ == ""
+	if on == r.directedExactly(to) || (typ != "" && typ != "unavailable" && typ != "error") {
+		return
+	}
+	var d []string
+	for _, t := range r.Directed {
+		if t != to {
+			d = append(d, t)
+		}
+	}
+	if on {
+		d = append(d, to)
+	}
+	r.Directed = d
+	u.setResource(i, r)
+}
+
+// clearDirected forgets every directed-presence target of resource i.
+func (m *userMachine) clearDirected(i int) {
+	u := &m.u
+	if len(u.Resources[i].Directed) == 0 {
+		return
+	}
+	r := u.Resources[i]
+	r.Directed = nil
+	u.setResource(i, r)
 }
 
 // send routes el from from (one of the user's resources, or its bare JID)
@@ -42,6 +79,16 @@ func (m *userMachine) send(from, to string, el *etree.Element) {
 	default:
 		m.emit(UserEffect{Kind: UEffRoute, From: from, To: to, Elem: el})
 	}
+}
+
+// route hands el from from to to, another entity of the server. Stanzas the
+// server sends on its own (broadcasts, probes and their answers) to a domain
+// it does not serve are dropped (I-21): this server does not federate.
+func (m *userMachine) route(from, to string, el *etree.Element) {
+	if !m.u.policy().serves(domainOf(to)) {
+		return
+	}
+	m.emit(UserEffect{Kind: UEffRoute, From: from, To: to, Elem: el})
 }
 
 // bounce answers el (sent from from to to) with a stanza error, unless el
@@ -74,10 +121,13 @@ func (m *userMachine) inbound(from, to string, el *etree.Element) {
 	switch Classify(el) {
 	case ClassPresence:
 		switch k, sub := subKind(typ); {
+		case sub && k != Subscribe && to != u.JID && u.resource(to) < 0:
+			// I-38: only a subscription request to a full JID that is not
+			// connected counts (RFC 6121 §8.5.3.2.2).
 		case sub:
 			m.inboundSubscription(bareOf(from), k, el) // I-35…I-39
 		case typ == "probe":
-			m.answerProbe(from, to) // I-14
+			m.answerProbe(from, to, el) // I-14
 		default:
 			m.inboundPresence(from, to, el) // I-15
 		}
@@ -97,7 +147,7 @@ func (m *userMachine) noAccount(from, to string, el *etree.Element) {
 	case Classify(el) != ClassPresence:
 		m.bounce(from, to, el, errCancel, "service-unavailable")
 	case attr(el, "type") == "probe":
-		m.emit(UserEffect{Kind: UEffRoute, From: bareOf(to), To: from, Elem: subscription("unsubscribed")})
+		m.route(bareOf(to), from, withID(subscription("unsubscribed"), el))
 	}
 }
 
@@ -109,12 +159,16 @@ func (m *userMachine) message(from, to string, el *etree.Element, typ string) {
 			m.deliver(from, to, to, el) // I-23: a connected full JID, available or not
 			return
 		}
-		if typ == "groupchat" {
+		switch typ {
+		case "error":
+			return // I-24
+		case "chat":
+			// I-24: a chat message to a full JID that is not connected is
+			// treated as addressed to the bare JID.
+		default:
 			m.bounce(from, to, el, errCancel, "service-unavailable") // I-24
 			return
 		}
-		// I-24: any other message to a full JID that is not connected is
-		// treated as addressed to the bare JID.
 	}
 	switch typ {
 	case "error":
@@ -163,12 +217,16 @@ func (u *User) topPriority() (int8, bool) {
 // service-unavailable (results and errors are dropped).
 func (m *userMachine) inboundIQ(from, to string, el *etree.Element, typ string) {
 	u := &m.u
-	if to != u.JID && u.resource(to) >= 0 && (typ == "result" || typ == "error" || m.sharesPresence(from)) {
+	if i := u.resource(to); to != u.JID && i >= 0 && (typ == "result" || typ == "error" || m.sharesPresence(from) || u.Resources[i].directedTo(from)) {
 		m.deliver(from, to, to, el) // I-28
 		return
 	}
 	if to == u.JID && bareOf(from) == u.JID && (typ == "get" || typ == "set") {
-		m.ownIQ(from, el, typ)
+		m.ownIQ(from, el, typ) // I-40
+		return
+	}
+	if _, child := childElements(el); to == u.JID && typ == "set" && child != nil && child.Tag == "query" && namespace(child) == NSRoster {
+		m.bounce(from, to, el, errAuth, "forbidden") // I-29: another's roster (RFC 6121 §2.3.3)
 		return
 	}
 	m.bounce(from, to, el, errCancel, "service-unavailable") // I-29

@@ -45,6 +45,10 @@ func AnswerServer(host, from string, el *etree.Element) []UserEffect {
 				return answer(iqResult(attr(el, "id"), "", q))
 			case ns == NSDiscoItems && child.Tag == "query" && attr(child, "node") == "":
 				return answer(iqResult(attr(el, "id"), "", nsElement("query", NSDiscoItems)))
+			case (ns == NSDiscoInfo || ns == NSDiscoItems) && child.Tag == "query":
+				e := stanzaError(el, "", errCancel, "item-not-found", "") // XEP-0030 §7
+				e.RemoveAttr("from")
+				return answer(e)
 			}
 		}
 	case ClassPresence:

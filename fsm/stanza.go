@@ -165,19 +165,19 @@ func (m *machine) routed(el *etree.Element, from, to string) {
 		return
 	}
 	// S-81: the session cannot take stanzas yet; answer as for a resource
-	// that is not connected (RFC 6121 §8.5.3.2): an iq get or set is
-	// answered, a message (other than an error) goes to the bare JID.
+	// that is not connected (RFC 6121 §8.5.3.2): an iq get or set and a
+	// message other than chat get service-unavailable, a chat message goes
+	// to the bare JID.
 	typ := attr(el, "type")
 	if from == "" || typ == "error" {
 		return
 	}
-	switch c {
-	case ClassIQ:
-		if typ == "get" || typ == "set" {
-			e := stanzaError(el, from, errCancel, "service-unavailable", "")
-			m.emit(Effect{Kind: EffRoute, Elem: e, From: to, To: from})
-		}
-	case ClassMessage:
+	switch {
+	case c == ClassIQ && typ != "get" && typ != "set":
+	case c == ClassIQ || (c == ClassMessage && typ != "chat"):
+		e := stanzaError(el, from, errCancel, "service-unavailable", "")
+		m.emit(Effect{Kind: EffRoute, Elem: e, From: to, To: from})
+	case c == ClassMessage:
 		if j, err := jid.Parse(to); err == nil && !j.IsBare() {
 			m.emit(Effect{Kind: EffRoute, Elem: el, From: from, To: j.Bare().String()})
 		}

@@ -65,10 +65,16 @@ func (m *userMachine) dropPending(contact string) {
 // stanza is routed from the user's bare JID where the table says MUST; the
 // roster change is saved and pushed; an approval then sends the user's
 // current presence (§3.1.5).
-func (m *userMachine) outboundSubscription(contact string, k SubKind, el *etree.Element) {
+func (m *userMachine) outboundSubscription(from, contact string, k SubKind, el *etree.Element) {
 	u := &m.u
 	if contact == u.JID || contact == "" {
 		return // I-30: a user does not subscribe to itself
+	}
+	if !u.policy().serves(domainOf(contact)) {
+		// I-21: it cannot be routed; the sender is told and nothing
+		// changes (RFC 6121 §3.1.2).
+		m.bounce(from, contact, el, errCancel, "remote-server-not-found")
+		return
 	}
 	st := u.subState(contact)
 	row, _ := OutboundRow(st, k)
@@ -79,7 +85,9 @@ func (m *userMachine) outboundSubscription(contact string, k SubKind, el *etree.
 		}
 		return
 	}
-	if k == Unsubscribed && row.Act == Must {
+	if k == Unsubscribed && row.Act == Must && (st.Sub == SubFrom || st.Sub == SubBoth) {
+		// I-34: a cancelled subscriber first sees the user go (§3.2.2);
+		// a denied requester never saw the user.
 		for _, r := range u.Resources {
 			if r.Available() {
 				m.send(r.FullJID, contact, unavailable("")) // I-34
@@ -127,7 +135,7 @@ func (m *userMachine) inboundSubscription(contact string, k SubKind, el *etree.E
 	item, _ := u.Roster.Item(contact)
 	if k == Subscribe {
 		switch {
-		case item.Approved && !st.PendingIn && (st.Sub == SubNone || st.Sub == SubTo):
+		case item.Approved && u.policy().PreApproval && !st.PendingIn && (st.Sub == SubNone || st.Sub == SubTo):
 			// I-36: a pre-approved contact is approved at once and the
 			// request is not delivered (§3.4.2).
 			next, _ := Outbound(SubState{Sub: st.Sub, PendingOut: st.PendingOut, PendingIn: true}, Subscribed)
@@ -164,11 +172,14 @@ func (m *userMachine) inboundSubscription(contact string, k SubKind, el *etree.E
 	}
 	m.setState(contact, row.Next, nil) // I-38
 	if k == Unsubscribe && row.Act == Must {
-		// I-39: the contact no longer sees the user's presence (§3.3.3),
-		// and the server confirms (Table 7 [1]).
-		for _, r := range u.Resources {
-			if r.Available() {
-				m.send(r.FullJID, contact, unavailable(""))
+		// I-39: a subscriber that cancels no longer sees the user's
+		// presence (§3.3.3); a requester that withdraws never saw it. The
+		// server confirms either (Table 7 [1]).
+		if st.Sub == SubFrom || st.Sub == SubBoth {
+			for _, r := range u.Resources {
+				if r.Available() {
+					m.send(r.FullJID, contact, unavailable(""))
+				}
 			}
 		}
 		m.send(u.JID, contact, subscription("unsubscribed"))

@@ -71,6 +71,30 @@ type Resource struct {
 	Priority int8
 	// Interested is true once the resource requested the roster.
 	Interested bool
+	// Directed holds the addresses the resource sent directed available
+	// presence to and has not since sent unavailable to (RFC 6121 §4.6).
+	Directed []string
+}
+
+// directedExactly reports whether j is one of the directed targets.
+func (r *Resource) directedExactly(j string) bool {
+	for _, d := range r.Directed {
+		if d == j {
+			return true
+		}
+	}
+	return false
+}
+
+// directedTo reports whether the resource sent directed presence to j (or
+// to its bare JID).
+func (r *Resource) directedTo(j string) bool {
+	for _, d := range r.Directed {
+		if d == j || d == bareOf(j) {
+			return true
+		}
+	}
+	return false
 }
 
 // Available reports whether the resource has broadcast available presence.

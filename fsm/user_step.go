@@ -74,7 +74,7 @@ func domainOf(j string) string {
 // bound adds a connected resource (I-1).
 func (m *userMachine) bound(full string) {
 	u := &m.u
-	if bareOf(full) != u.JID || full == u.JID || u.resource(full) >= 0 {
+	if !u.Exists || bareOf(full) != u.JID || full == u.JID || u.resource(full) >= 0 {
 		return // I-1: not one of this user's resources, or already known
 	}
 	rs := make([]Resource, len(u.Resources), len(u.Resources)+1)

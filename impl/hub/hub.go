@@ -14,6 +14,7 @@ package hub
 import (
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -262,8 +263,9 @@ func (h *Hub) loadUser(j string) *fsm.User {
 	if u, ok := h.users[j]; ok {
 		return u
 	}
-	local, _, _ := strings.Cut(j, "@")
-	u := fsm.NewUser(h.Policy, j, h.Store.Exists(local), h.Store.Roster(j), h.Store.Pending(j))
+	local, dom, _ := strings.Cut(j, "@")
+	exists := slices.Contains(h.Policy.Hosts, dom) && h.Store.Exists(local)
+	u := fsm.NewUser(h.Policy, j, exists, h.Store.Roster(j), h.Store.Pending(j))
 	h.users[j] = &u
 	return &u
 }
