@@ -103,7 +103,7 @@ const (
 // original payload is not echoed.
 func stanzaError(orig *etree.Element, to, typ, cond, text string) *etree.Element {
 	el := etree.NewElement(orig.Tag)
-	if id := attr(orig, "id"); id != "" || hasAttr(orig, "id") {
+	if id, ok := lookup(orig, "id"); ok {
 		el.CreateAttr("id", id)
 	}
 	el.CreateAttr("type", "error")
