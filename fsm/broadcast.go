@@ -95,18 +95,30 @@ func (m *userMachine) broadcastUnavailable(full string, el *etree.Element, direc
 	}
 	for _, item := range u.Roster.Items {
 		if item.Sub == SubFrom || item.Sub == SubBoth {
-			m.send(full, item.JID, el) // I-21: a contact elsewhere gets an error back
+			// I-13: the contact's full JIDs among the targets ride along,
+			// so that its machine reaches them once, available or not.
+			var also []string
+			for _, to := range directed {
+				if bareOf(to) == item.JID && to != item.JID {
+					also = append(also, to)
+				}
+			}
+			m.sendAlso(full, item.JID, el, also) // I-21: a contact elsewhere gets an error back
 		}
 	}
 	for _, to := range directed {
 		bare := bareOf(to)
-		if bare == u.JID {
-			continue // the user's own resources were told above
+		switch item, ok := u.Roster.Item(bare); {
+		case bare == u.JID:
+			// I-13: the user's own available resources were told above.
+			if i := u.resource(to); i >= 0 && to != full && !u.Resources[i].Available() {
+				m.deliver(full, to, to, el)
+			}
+		case ok && (item.Sub == SubFrom || item.Sub == SubBoth):
+			// I-13: the broadcast to the contact carried it.
+		default:
+			m.send(full, to, el)
 		}
-		if item, ok := u.Roster.Item(bare); ok && (item.Sub == SubFrom || item.Sub == SubBoth) {
-			continue // the broadcast reached it
-		}
-		m.send(full, to, el)
 	}
 }
 
@@ -168,9 +180,11 @@ func withID(el, orig *etree.Element) *etree.Element {
 
 // inboundPresence delivers available, unavailable or error presence from
 // another entity (I-15): to every available resource when addressed to the
-// bare JID, to the resource itself (available or not) when addressed to a
-// connected full JID, and nowhere otherwise.
-func (m *userMachine) inboundPresence(from, to string, el *etree.Element) {
+// bare JID, and then to the connected resources in also that are not
+// available (directed-presence targets, I-13); to the resource itself
+// (available or not) when addressed to a connected full JID; and nowhere
+// otherwise.
+func (m *userMachine) inboundPresence(from, to string, el *etree.Element, also []string) {
 	u := &m.u
 	if to != u.JID {
 		if u.resource(to) >= 0 {
@@ -181,6 +195,11 @@ func (m *userMachine) inboundPresence(from, to string, el *etree.Element) {
 	for _, r := range u.Resources {
 		if r.Available() {
 			m.deliver(from, u.JID, r.FullJID, el)
+		}
+	}
+	for _, full := range also {
+		if i := u.resource(full); i >= 0 && !u.Resources[i].Available() {
+			m.deliver(from, full, full, el)
 		}
 	}
 }

@@ -212,6 +212,9 @@ func (e UserEffect) String() string {
 	if e.Count != 0 {
 		l.field("count", strconv.Itoa(e.Count))
 	}
+	if len(e.Directed) > 0 {
+		l.field("directed", strings.Join(e.Directed, ","))
+	}
 	l.elem(e.Elem)
 	return l.String()
 }

@@ -70,14 +70,20 @@ func (m *userMachine) clearDirected(i int) {
 // for other entities of the server, and with an error back for domains
 // this server does not serve (I-21).
 func (m *userMachine) send(from, to string, el *etree.Element) {
+	m.sendAlso(from, to, el, nil)
+}
+
+// sendAlso is send for presence to a bare JID that must also reach the
+// listed full JIDs of that user, available or not (I-13).
+func (m *userMachine) sendAlso(from, to string, el *etree.Element, also []string) {
 	u := &m.u
 	switch {
 	case bareOf(to) == u.JID:
-		m.inbound(from, to, el)
+		m.inbound(from, to, el, nil)
 	case !u.policy().serves(domainOf(to)):
 		m.bounce(from, to, el, errCancel, "remote-server-not-found")
 	default:
-		m.emit(UserEffect{Kind: UEffRoute, From: from, To: to, Elem: el})
+		m.emit(UserEffect{Kind: UEffRoute, From: from, To: to, Elem: el, Directed: also})
 	}
 }
 
@@ -111,7 +117,7 @@ func (m *userMachine) bounce(from, to string, el *etree.Element, typ, cond strin
 
 // inbound answers a stanza from another entity (or the user's own
 // resource) addressed to the user's bare JID or one of its full JIDs.
-func (m *userMachine) inbound(from, to string, el *etree.Element) {
+func (m *userMachine) inbound(from, to string, el *etree.Element, also []string) {
 	u := &m.u
 	typ := attr(el, "type")
 	if !u.Exists {
@@ -129,7 +135,7 @@ func (m *userMachine) inbound(from, to string, el *etree.Element) {
 		case typ == "probe":
 			m.answerProbe(from, to, el) // I-14
 		default:
-			m.inboundPresence(from, to, el) // I-15
+			m.inboundPresence(from, to, el, also) // I-15
 		}
 	case ClassMessage:
 		m.message(from, to, el, typ) // I-23…I-27

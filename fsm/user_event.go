@@ -21,7 +21,9 @@ const (
 	// UEvOutbound: the resource From sent Elem to To (EffRoute).
 	UEvOutbound
 	// UEvInbound: Elem arrives from From (another entity) addressed to To,
-	// the user's bare JID or one of its full JIDs.
+	// the user's bare JID or one of its full JIDs. For presence to the bare
+	// JID, Directed lists full JIDs of the user that get it even if not
+	// available (the sender's directed-presence targets).
 	UEvInbound
 	// UEvOfflineLoaded: the stored offline messages asked for by
 	// UEffLoadOffline, for resource To, oldest first.
@@ -113,6 +115,9 @@ type UserEffect struct {
 	From, To string
 	Target   string // UEffDeliver: the full JID of the session
 	Elem     *etree.Element
+	// Directed, for UEffRoute of presence to a bare JID: full JIDs of that
+	// user that must get it even if not available (UEvInbound.Directed).
+	Directed []string
 	Item     RosterItem // UEffSaveItem, UEffRemoveItem
 	Version  uint64     // UEffSaveItem, UEffRemoveItem
 	Count    int        // UEffDeleteOffline

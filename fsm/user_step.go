@@ -48,7 +48,7 @@ func (m *userMachine) step(ev UserEvent) {
 	case UEvOutbound:
 		m.outbound(ev.From, ev.To, ev.Elem)
 	case UEvInbound:
-		m.inbound(ev.From, ev.To, ev.Elem)
+		m.inbound(ev.From, ev.To, ev.Elem, ev.Directed)
 	case UEvOfflineLoaded:
 		m.flush(ev.To, ev.Offline)
 	}

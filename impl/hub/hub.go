@@ -294,7 +294,7 @@ func (h *Hub) userEffects(j string, effects []fsm.UserEffect) {
 				h.userEffects(j, fsm.AnswerServer(domain(e.To), e.From, e.Elem))
 				continue
 			}
-			h.toUser(e.To, fsm.UserEvent{Kind: fsm.UEvInbound, From: e.From, To: e.To, Elem: e.Elem})
+			h.toUser(e.To, fsm.UserEvent{Kind: fsm.UEvInbound, From: e.From, To: e.To, Elem: e.Elem, Directed: e.Directed})
 		case fsm.UEffSaveItem:
 			h.Store.SaveItem(j, e.Item, e.Version)
 		case fsm.UEffRemoveItem:
