@@ -90,3 +90,14 @@ func TestNamesOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// TestPhaseAuthenticated lists which phases come after SASL success.
+func TestPhaseAuthenticated(t *testing.T) {
+	want := map[fsm.Phase]bool{fsm.WaitForBind: true, fsm.WaitForResource: true,
+		fsm.WaitForRoster: true, fsm.Established: true}
+	for p := fsm.Phase(0); int(p) < fsm.NumPhases; p++ {
+		if p.Authenticated() != want[p] {
+			t.Errorf("%v.Authenticated() = %v", p, p.Authenticated())
+		}
+	}
+}
