@@ -1,6 +1,7 @@
 // Command simulate runs client traces through the pure session machine,
 // explores its state space, and draws its diagram.
 //
+//	simulate run [--json] [--no-color] TRACE...  scansion scripts and client XML logs, step by step
 //	simulate explore             exhaustive exploration; exit 1 on a violation
 //	simulate diagram [--format mermaid|dot] [--page] [-o FILE]
 package main
@@ -27,6 +28,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return diagram(args[1:], stdout, stderr)
 	case "explore":
 		return explore(args[1:], stdout, stderr)
+	case "run":
+		return runTraces(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -40,6 +43,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage: simulate COMMAND [ARGS]
 
 commands:
+  run        run traces (scansion scripts, client XML logs) through the machines on the in-memory hub
   explore    explore every reachable state of the session machine and check it
   diagram    print the phase diagram generated from the model
 `)
