@@ -18,12 +18,33 @@ var knownDifferences = map[string]struct {
 	line int
 	kind FailureKind
 	why  string
-}{
-	"issue1121.scs": {32, FailNothingReceived,
-		"Prosody answers a subscribe that it delivers with <presence type='unavailable' from=contact-bare to=user-bare/> " +
-			"(mod_presence.lua:260, 'acknowledging receipt'); fsm/subscribe.go (inboundSubscription, I-35) does not. " +
-			"The same difference recurs at line 47; line 59 also needs Prosody's probe after an outbound subscribed " +
-			"(mod_presence.lua:205-207), which fsm/subscribe.go (outboundSubscription) does not send."},
+}{}
+
+// TestProsodyExtrasArePolicies shows that issue1121.scs passes only with
+// the two Prosody extras that RFC 6121 does not ask for
+// (fsm.Policy.SubscribeAck, fsm.Policy.ProbeOnApproval): under the RFC's
+// default it fails where Prosody acknowledges the subscription request.
+func TestProsodyExtrasArePolicies(t *testing.T) {
+	prosodyScripts(t)
+	s := parseFile(t, filepath.Join(prosodyDir, "issue1121.scs"))
+	p := ProsodyTestPolicy()
+	p.SubscribeAck, p.ProbeOnApproval = false, false
+	run := func() Result {
+		target, err := NewInProcess(s, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Run(s, target)
+	}
+	res := run()
+	if res.Passed() || res.Failures[0].Line != 32 || res.Failures[0].Kind != FailNothingReceived {
+		t.Errorf("issue1121.scs under the RFC's defaults: want nothing received at line 32, got:\n%s", res)
+	}
+	p.SubscribeAck = true
+	res = run()
+	if res.Passed() || res.Failures[0].Line != 59 {
+		t.Errorf("issue1121.scs without ProbeOnApproval: want a failure at line 59, got:\n%s", res)
+	}
 }
 
 // TestProsodyCore runs Prosody's core c2s scripts in process.

@@ -44,6 +44,16 @@ type Policy struct {
 	// presence; by default it answers service-unavailable instead.
 	IQFromStrangers bool
 
+	// SubscribeAck answers a subscription request that is delivered or
+	// already pending with unavailable presence from the user's bare JID to
+	// the requester's, as an acknowledgement of receipt (RFC 6121 §3.1.3
+	// rule 3: MAY; Prosody does).
+	SubscribeAck bool
+	// ProbeOnApproval sends a probe from the user's bare JID to a contact
+	// when approving its request makes the subscription both (Prosody does;
+	// RFC 6121 does not ask for it).
+	ProbeOnApproval bool
+
 	// UnauthStanza is the answer to a stanza sent before the session is
 	// bound.
 	UnauthStanza UnauthStanzaPolicy

@@ -109,6 +109,9 @@ func (m *userMachine) outboundSubscription(from, contact string, k SubKind, el *
 				m.send(r.FullJID, contact, r.Presence) // I-32
 			}
 		}
+		if u.policy().ProbeOnApproval && row.Next.Sub == SubBoth {
+			m.route(u.JID, contact, probe()) // I-32
+		}
 	}
 }
 
@@ -146,6 +149,7 @@ func (m *userMachine) inboundSubscription(contact string, k SubKind, el *etree.E
 		case row.Act == Must:
 			// I-35: a new request is kept and shown to the available
 			// resources; it is shown again at each initial presence.
+			m.ackSubscribe(contact)
 			ps := make([]PendingRequest, len(u.Pending), len(u.Pending)+1)
 			copy(ps, u.Pending)
 			u.Pending = append(ps, PendingRequest{From: contact, Elem: el})
@@ -160,6 +164,8 @@ func (m *userMachine) inboundSubscription(contact string, k SubKind, el *etree.E
 			// for the user (§3.1.3 rule 2).
 			m.send(u.JID, contact, subscription("subscribed"))
 			m.sendPresence(contact)
+		default:
+			m.ackSubscribe(contact) // I-35: already pending
 		}
 		return
 	}
@@ -183,6 +189,14 @@ func (m *userMachine) inboundSubscription(contact string, k SubKind, el *etree.E
 			}
 		}
 		m.send(u.JID, contact, subscription("unsubscribed"))
+	}
+}
+
+// ackSubscribe acknowledges a subscription request under
+// Policy.SubscribeAck (I-35).
+func (m *userMachine) ackSubscribe(contact string) {
+	if m.u.policy().SubscribeAck {
+		m.route(m.u.JID, contact, unavailable(""))
 	}
 }
 

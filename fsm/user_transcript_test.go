@@ -37,7 +37,8 @@ import (
 //
 // The "policy" line takes the words of the session transcripts'
 // parsePolicy (hosts localhost and example.com) and no-offline,
-// iq-from-strangers, no-rosterver and no-preapproval.
+// iq-from-strangers, no-rosterver, no-preapproval, subscribe-ack and
+// probe-on-approval.
 //
 // Events are "> kind field=value… [<xml/>]" with the kinds of
 // fsm.UserEventKind: bound, unbound, broadcast, outbound, inbound and
@@ -213,6 +214,10 @@ func parseUserPolicy(words []string) (*fsm.Policy, error) {
 		switch w {
 		case "no-offline":
 			set = append(set, func(p *fsm.Policy) { p.OfflineStorage = false })
+		case "subscribe-ack":
+			set = append(set, func(p *fsm.Policy) { p.SubscribeAck = true })
+		case "probe-on-approval":
+			set = append(set, func(p *fsm.Policy) { p.ProbeOnApproval = true })
 		case "iq-from-strangers":
 			set = append(set, func(p *fsm.Policy) { p.IQFromStrangers = true })
 		case "no-rosterver":
