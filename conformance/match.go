@@ -284,10 +284,6 @@ func sortedKeys(m map[string]string) []string {
 }
 
 // childPath names the i-th expected child (1-based) for messages.
-func childPath(path string, el *etree.Element, i int) string {
-	return fmt.Sprintf("%s/%s[%d]", path, qname(el), i+1)
-}
-
 type failFunc func(MismatchKind, string, ...any) error
 
 // matchStrictChildren: same number of children, pairwise in order.

@@ -1260,12 +1260,6 @@ func isStanza(el *etree.Element) bool {
 	return el.Space == "" && (el.Tag == "message" || el.Tag == "presence" || el.Tag == "iq")
 }
 
-func released(effs []fsm.Effect, resource string) bool {
-	return slices.ContainsFunc(effs, func(e fsm.Effect) bool {
-		return e.Kind == fsm.EffReleaseResource && e.Resource == resource
-	})
-}
-
 func policyMechanism(p *fsm.Policy, name string) (fsm.Mechanism, bool) {
 	for _, m := range p.Mechanisms {
 		if m.Name == name {
