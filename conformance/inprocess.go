@@ -34,11 +34,19 @@ import (
 // presence acknowledging a subscription request) and ProbeOnApproval (a
 // probe after an approval that makes the subscription both).
 func ProsodyTestPolicy() *fsm.Policy {
+	p := LoopbackPolicy()
+	p.SubscribeAck = true
+	p.ProbeOnApproval = true
+	return p
+}
+
+// LoopbackPolicy is the RFC's default policy on host "localhost" with PLAIN
+// allowed without TLS: what our own scripts and traces run under in
+// process.
+func LoopbackPolicy() *fsm.Policy {
 	p := fsm.DefaultPolicy
 	p.Hosts = []string{"localhost"}
 	p.Mechanisms = []fsm.Mechanism{{Name: "PLAIN"}}
-	p.SubscribeAck = true
-	p.ProbeOnApproval = true
 	return &p
 }
 

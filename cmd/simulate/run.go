@@ -49,7 +49,8 @@ var isTerminal = func(w io.Writer) bool {
 // session of the hub still holds its invariants (fsm.Session.Check).
 //
 //   - A file ending in .scs is a scansion script, run by conformance.Run on
-//     the in-process target (conformance.NewInProcess): its expectations
+//     the in-process target (conformance.NewInProcess, under
+//     conformance.LoopbackPolicy: the RFC's defaults): its expectations
 //     must pass.
 //   - Any other file is a client's raw XML log (see parseLog): its elements
 //     are fed to one connection, with an account made from its PLAIN auth.
@@ -273,7 +274,7 @@ func loadTrace(file string) (*loadedTrace, error) {
 			return nil, err // *ParseError: file:line:column: message
 		}
 		t.script = s
-		if t.target, err = conformance.NewInProcess(s, nil); err != nil {
+		if t.target, err = conformance.NewInProcess(s, conformance.LoopbackPolicy()); err != nil {
 			return nil, err
 		}
 		return t, nil
@@ -788,14 +789,14 @@ func position(src []byte, off int64) (line, col int) {
 const logConn = "c1"
 
 // runLog feeds a raw XML log to one connection of a fresh hub under
-// conformance.ProsodyTestPolicy serving the log's host, with the account of
+// conformance.LoopbackPolicy serving the log's host, with the account of
 // its PLAIN auth (none without one). When the log shows no stream header at
 // all (some consoles hide them), the headers are implied: whenever the
 // session waits for one and the log goes on with an element, a header to
 // the host is sent first. Once the server closes the stream, the rest of
 // the log is not sent.
 func runLog(file string, lg *xmlLog, rec *recorder) traceReport {
-	p := conformance.ProsodyTestPolicy()
+	p := conformance.LoopbackPolicy()
 	p.Hosts = []string{lg.host}
 	h := hub.New(p)
 	if lg.user != "" {
