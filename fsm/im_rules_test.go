@@ -2,14 +2,7 @@ package fsm_test
 
 import (
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"os"
-	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -18,259 +11,29 @@ import (
 	"pgregory.net/rapid"
 )
 
-// The IM rules of spec/im.md are tied to the code and the tests the way
-// rules_test.go ties the session rules: a heading "### I-<n> Title"
-// defines a rule, a comment in the (non-test) code of this package names
-// the rule it carries out, and a user transcript's comment lines
-// (testdata/user/*.txt) or a Go test's name, comments or subtest names
-// name the rules it checks.
-
-// imSpecPath is spec/im.md, seen from the package directory.
-const imSpecPath = "../spec/im.md"
-
-var (
-	// imHeadingRE matches the heading that defines a rule.
-	imHeadingRE = regexp.MustCompile(`^###\s+I-([0-9]+)(?:\s|$)`)
-	// imRefRE matches a rule id anywhere in a text; UI-n and WI-n (the
-	// invariants) are not rule ids.
-	imRefRE = regexp.MustCompile(`\bI-([0-9]+)\b`)
-	// imNameRE matches a rule id in a Go identifier: TestI50Ping or
-	// Test_I50_ping name I-50.
-	imNameRE = regexp.MustCompile(`(?:^Test|^Fuzz|^Example|_)I_?([0-9]+)(?:[A-Z_]|$)`)
-)
-
-// imRulesNotInCode lists the rules that no comment in the code needs to
-// name, each with the reason. Every entry is checked to be a rule of the
-// spec that the code does not name. It is empty: every rule of spec/im.md
-// carries an id the code already uses.
-var imRulesNotInCode = map[string]string{}
-
-// imSpecRules returns the rule ids that spec/im.md defines, in the order of
-// their headings, and the ids defined by more than one heading.
-func imSpecRules(t *testing.T) (ids []string, dups []string) {
-	t.Helper()
-	data, err := os.ReadFile(imSpecPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := map[string]int{}
-	for i, line := range strings.Split(string(data), "\n") {
-		m := imHeadingRE.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		id := "I-" + m[1]
-		if n, ok := first[id]; ok {
-			dups = append(dups, fmt.Sprintf("%s (lines %d and %d)", id, n, i+1))
-			continue
-		}
-		first[id] = i + 1
-		ids = append(ids, id)
-	}
-	if len(ids) == 0 {
-		t.Fatalf("%s defines no rule (no heading \"### I-<n> Title\")", imSpecPath)
-	}
-	return ids, dups
-}
-
-// imTranscriptRefs returns the rule ids named in the comment lines of the
-// user transcripts.
-func imTranscriptRefs(t *testing.T) []ruleRef {
-	t.Helper()
-	files, err := filepath.Glob("testdata/user/*.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var refs []ruleRef
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, line := range strings.Split(string(data), "\n") {
-			if !strings.HasPrefix(line, "#") {
-				continue
-			}
-			for _, m := range imRefRE.FindAllStringSubmatch(line, -1) {
-				refs = append(refs, ruleRef{"I-" + m[1], fmt.Sprintf("%s:%d", f, i+1)})
-			}
-		}
-	}
-	return refs
-}
-
-// imGoTestRefs returns the rule ids named by the package's Go test
-// functions: in a function's name, its doc comment, the comments inside
-// it, and its subtests' names.
-func imGoTestRefs(t *testing.T) []ruleRef {
-	t.Helper()
-	files, err := filepath.Glob("*_test.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var refs []ruleRef
-	fset := token.NewFileSet()
-	for _, path := range files {
-		f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, decl := range f.Decls {
-			fn, ok := decl.(*ast.FuncDecl)
-			if !ok || fn.Recv != nil || !isTestFunc(fn.Name.Name) {
-				continue
-			}
-			add := func(pos token.Pos, text string, re *regexp.Regexp) {
-				p := fset.Position(pos)
-				for _, m := range re.FindAllStringSubmatch(text, -1) {
-					refs = append(refs, ruleRef{"I-" + m[1], fmt.Sprintf("%s:%d %s", path, p.Line, fn.Name.Name)})
-				}
-			}
-			add(fn.Pos(), fn.Name.Name, imNameRE)
-			for _, cg := range f.Comments {
-				inside := cg.Pos() >= fn.Pos() && cg.End() <= fn.End()
-				if !inside && cg != fn.Doc {
-					continue
-				}
-				for _, c := range cg.List {
-					add(c.Pos(), c.Text, imRefRE)
-				}
-			}
-			if fn.Body == nil {
-				continue
-			}
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				call, ok := n.(*ast.CallExpr)
-				if !ok || len(call.Args) == 0 {
-					return true
-				}
-				sel, ok := call.Fun.(*ast.SelectorExpr)
-				if !ok || sel.Sel.Name != "Run" {
-					return true
-				}
-				if lit, ok := call.Args[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-					if name, err := strconv.Unquote(lit.Value); err == nil {
-						add(lit.Pos(), name, imRefRE)
-					}
-				}
-				return true
-			})
-		}
-	}
-	return refs
-}
-
-// imCodeRefs returns the rule ids named in the comments of the package's
-// non-test Go files.
-func imCodeRefs(t *testing.T) []ruleRef {
-	t.Helper()
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var refs []ruleRef
-	fset := token.NewFileSet()
-	for _, path := range files {
-		if strings.HasSuffix(path, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, cg := range f.Comments {
-			for _, c := range cg.List {
-				for _, m := range imRefRE.FindAllStringSubmatch(c.Text, -1) {
-					refs = append(refs, ruleRef{"I-" + m[1], fmt.Sprintf("%s:%d", path, fset.Position(c.Pos()).Line)})
-				}
-			}
-		}
-	}
-	return refs
-}
-
-func sortIMRules(ids []string) {
-	num := func(id string) int {
-		n, _ := strconv.Atoi(strings.TrimPrefix(id, "I-"))
-		return n
-	}
-	slices.SortFunc(ids, func(a, b string) int { return num(a) - num(b) })
+// imRules are the IM rules of spec/im.md, tied to the code and the tests
+// the way sessionRules ties the session rules (rules_test.go): a heading
+// "### I-<n> Title" defines a rule, a comment in the (non-test) code of
+// this package names the rule it carries out, and a user transcript's
+// comment lines (testdata/user/*.txt) or a Go test's name, comments or
+// subtest names name the rules it checks. UI-n and WI-n (the invariants)
+// are not rule ids.
+var imRules = ruleBook{
+	prefix:      "I",
+	spec:        "../spec/im.md",
+	transcripts: "testdata/user/*.txt",
+	// Empty: every rule of spec/im.md carries an id the code already uses.
+	notInCode: map[string]string{},
 }
 
 // TestIMEveryRuleHasATest checks that every rule of spec/im.md is named by
-// a user transcript's comment lines or by a Go test, that no transcript or
-// test names a rule the spec does not define, and that no rule id is
-// defined twice.
-func TestIMEveryRuleHasATest(t *testing.T) {
-	ids, dups := imSpecRules(t)
-	if len(dups) > 0 {
-		t.Errorf("%s defines these rule ids more than once:\n  %s", imSpecPath, strings.Join(dups, "\n  "))
-	}
-	defined := map[string]bool{}
-	for _, id := range ids {
-		defined[id] = true
-	}
-	refs := append(imTranscriptRefs(t), imGoTestRefs(t)...)
-	if stale := staleRefs(defined, refs); len(stale) > 0 {
-		t.Errorf("tests name rules that %s does not define:\n  %s", imSpecPath, strings.Join(stale, "\n  "))
-	}
-	tested := map[string]bool{}
-	for _, r := range refs {
-		tested[r.rule] = true
-	}
-	var untested []string
-	for _, id := range ids {
-		if !tested[id] {
-			untested = append(untested, id)
-		}
-	}
-	sortIMRules(untested)
-	if len(untested) > 0 {
-		t.Errorf("rules with no test (name them in the first comment of a transcript in testdata/user/, or in a Go test): %s",
-			strings.Join(untested, " "))
-	}
-}
+// a user transcript or by a Go test (ruleBook.checkTested).
+func TestIMEveryRuleHasATest(t *testing.T) { imRules.checkTested(t) }
 
 // TestIMEveryRuleIsImplemented checks that every rule of spec/im.md is
-// named in a comment of the code that carries it out, except those listed
-// in imRulesNotInCode, and that the code names no rule the spec does not
-// define.
-func TestIMEveryRuleIsImplemented(t *testing.T) {
-	ids, _ := imSpecRules(t)
-	defined := map[string]bool{}
-	for _, id := range ids {
-		defined[id] = true
-	}
-	refs := imCodeRefs(t)
-	if stale := staleRefs(defined, refs); len(stale) > 0 {
-		t.Errorf("the code names rules that %s does not define:\n  %s", imSpecPath, strings.Join(stale, "\n  "))
-	}
-	named := map[string]bool{}
-	for _, r := range refs {
-		named[r.rule] = true
-	}
-	var missing, needless []string
-	for _, id := range ids {
-		if !named[id] && imRulesNotInCode[id] == "" {
-			missing = append(missing, id)
-		}
-	}
-	for id := range imRulesNotInCode {
-		if !defined[id] || named[id] {
-			needless = append(needless, id)
-		}
-	}
-	sortIMRules(missing)
-	sortIMRules(needless)
-	if len(missing) > 0 {
-		t.Errorf("rules that no comment in the code names (add // I-n where the code carries the rule out): %s",
-			strings.Join(missing, " "))
-	}
-	if len(needless) > 0 {
-		t.Errorf("imRulesNotInCode lists rules that the spec does not define or that the code names: %s",
-			strings.Join(needless, " "))
-	}
-}
+// named in a comment of the code that carries it out
+// (ruleBook.checkImplemented).
+func TestIMEveryRuleIsImplemented(t *testing.T) { imRules.checkImplemented(t) }
 
 // I-50: the server's own answers to stanzas addressed to its domain:
 // ping and service discovery get results, every other iq get or set and

@@ -29,25 +29,53 @@ import (
 var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of fsm/testdata transcripts")
 
 func TestTranscripts(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.txt")
+	forEachTranscript(t, "testdata/*.txt", "transcripts", runTranscript)
+}
+
+// forEachTranscript runs every transcript that glob finds as a subtest
+// named after its file.
+func forEachTranscript(t *testing.T, glob, what string, run func(t *testing.T, path string)) {
+	files, err := filepath.Glob(glob)
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no transcripts: %v", err)
+		t.Fatalf("no %s: %v", what, err)
 	}
 	for _, f := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
-			runTranscript(t, f)
+			run(t, f)
 		})
 	}
 }
 
-func runTranscript(t *testing.T, path string) {
+// A transcript runs one transcript file against a machine that its
+// functions hold. It reads the lines all transcripts share: "> " an event,
+// "< " an effect it must produce, in order, "? " machine fields that must
+// hold after it, and anything else (comments, blank lines) kept as it is.
+// With -rewrite, the "<" and "?" lines it returns from run say what the
+// machine does now.
+type transcript struct {
+	t       *testing.T
+	path    string
+	machine string // what "?" lines check, for messages: "session"
+	// own reads a line of the runner's own syntax ("policy …") and
+	// reports whether it was one; run keeps such a line as it is. A line
+	// that ends the effects of the last event calls flush first.
+	own func(n int, raw string, flush func()) bool
+	// step runs the event of the "> " line raw (line n) and returns its
+	// effects, rendered.
+	step func(n int, raw string) []string
+	// fields returns the machine's fields that "?" lines compare.
+	fields func() map[string]string
+}
+
+// run reads and runs the transcript and returns its lines and, as
+// -rewrite writes them, the lines it should have.
+func (tr transcript) run() (lines, out []string) {
+	t, path := tr.t, tr.path
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	var out []string // the rewritten transcript
-	var s fsm.Session
+	lines = strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 	var got []string // effects of the last event not yet matched
 	var lastEvent string
 	lastLine := 0
@@ -63,35 +91,9 @@ func runTranscript(t *testing.T, path string) {
 	for i, raw := range lines {
 		n := i + 1
 		switch {
-		case strings.HasPrefix(raw, "policy"):
-			p, err := parsePolicy(strings.Fields(raw)[1:])
-			if err != nil {
-				t.Fatalf("%s:%d: %v", path, n, err)
-			}
-			s = fsm.New(p)
-			out = append(out, raw)
 		case strings.HasPrefix(raw, "> "):
 			flush()
-			ev, err := parseEvent(raw[2:])
-			if err != nil {
-				t.Fatalf("%s:%d: %v", path, n, err)
-			}
-			before := s.Fields()
-			wasClosed := s.Phase == fsm.Closed
-			next, effects := fsm.Step(s, ev)
-			if diff := cmp.Diff(before, s.Fields()); diff != "" {
-				t.Fatalf("%s:%d: Step changed its argument (-before +after):\n%s", path, n, diff)
-			}
-			if err := next.Check(); err != nil {
-				t.Errorf("%s:%d: invariant broken after %q:\n%v", path, n, raw, err)
-			}
-			if wasClosed && len(effects) > 0 {
-				t.Errorf("%s:%d: a closed session produced effects", path, n)
-			}
-			s = next
-			for _, e := range effects {
-				got = append(got, e.String())
-			}
+			got = tr.step(n, raw)
 			lastEvent, lastLine = raw, n
 			out = append(out, raw)
 		case strings.HasPrefix(raw, "< "):
@@ -109,40 +111,101 @@ func runTranscript(t *testing.T, path string) {
 			got = got[1:]
 		case strings.HasPrefix(raw, "? "):
 			flush()
-			out = append(out, "? "+checkFields(t, path, n, s, raw[2:]))
+			out = append(out, "? "+tr.checkFields(n, raw[2:]))
+		case tr.own(n, raw, flush):
+			out = append(out, raw)
 		default:
 			flush()
 			out = append(out, raw)
 		}
 	}
 	flush()
-	if *rewrite {
-		if err := os.WriteFile(path, []byte(strings.Join(out, "\n")+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	return lines, out
 }
 
-// checkFields compares "key=value ..." with the session's fields and
-// returns the line as it should read.
-func checkFields(t *testing.T, path string, n int, s fsm.Session, spec string) string {
-	have := map[string]string{}
-	for _, f := range s.Fields() {
-		have[f.Name] = f.Value
-	}
+// checkFields compares "key=value ..." on line n with the machine's fields
+// and returns the line as it should read.
+func (tr transcript) checkFields(n int, spec string) string {
+	have := tr.fields()
 	var fixed []string
 	for _, kv := range strings.Fields(spec) {
 		k, v, _ := strings.Cut(kv, "=")
 		h, ok := have[k]
 		if !ok {
-			t.Fatalf("%s:%d: no session field %q", path, n, k)
+			tr.t.Fatalf("%s:%d: no %s field %q", tr.path, n, tr.machine, k)
 		}
 		if h != v && !*rewrite {
-			t.Errorf("%s:%d: session %s = %q, want %q", path, n, k, h, v)
+			tr.t.Errorf("%s:%d: %s %s = %q, want %q", tr.path, n, tr.machine, k, h, v)
 		}
 		fixed = append(fixed, k+"="+h)
 	}
 	return strings.Join(fixed, " ")
+}
+
+// write writes out as the transcript's new text, with -rewrite.
+func (tr transcript) write(out []string) {
+	if !*rewrite {
+		return
+	}
+	if err := os.WriteFile(tr.path, []byte(strings.Join(out, "\n")+"\n"), 0o644); err != nil {
+		tr.t.Fatal(err)
+	}
+}
+
+// effectStrings renders effects, one a line.
+func effectStrings[E fmt.Stringer](effects []E) []string {
+	var got []string
+	for _, e := range effects {
+		got = append(got, e.String())
+	}
+	return got
+}
+
+func runTranscript(t *testing.T, path string) {
+	var s fsm.Session
+	tr := transcript{t: t, path: path, machine: "session"}
+	// A "policy" line starts a new session; it does not end the effects of
+	// the last event.
+	tr.own = func(n int, raw string, _ func()) bool {
+		if !strings.HasPrefix(raw, "policy") {
+			return false
+		}
+		p, err := parsePolicy(strings.Fields(raw)[1:])
+		if err != nil {
+			t.Fatalf("%s:%d: %v", path, n, err)
+		}
+		s = fsm.New(p)
+		return true
+	}
+	tr.step = func(n int, raw string) []string {
+		ev, err := parseEvent(raw[2:])
+		if err != nil {
+			t.Fatalf("%s:%d: %v", path, n, err)
+		}
+		before := s.Fields()
+		wasClosed := s.Phase == fsm.Closed
+		next, effects := fsm.Step(s, ev)
+		if diff := cmp.Diff(before, s.Fields()); diff != "" {
+			t.Fatalf("%s:%d: Step changed its argument (-before +after):\n%s", path, n, diff)
+		}
+		if err := next.Check(); err != nil {
+			t.Errorf("%s:%d: invariant broken after %q:\n%v", path, n, raw, err)
+		}
+		if wasClosed && len(effects) > 0 {
+			t.Errorf("%s:%d: a closed session produced effects", path, n)
+		}
+		s = next
+		return effectStrings(effects)
+	}
+	tr.fields = func() map[string]string {
+		have := map[string]string{}
+		for _, f := range s.Fields() {
+			have[f.Name] = f.Value
+		}
+		return have
+	}
+	_, out := tr.run()
+	tr.write(out)
 }
 
 func parsePolicy(words []string) (*fsm.Policy, error) {
@@ -210,10 +273,9 @@ func parseEvent(text string) (fsm.Event, error) {
 		el, err := parseXML(text)
 		return fsm.Event{Kind: fsm.EvElement, Elem: el}, err
 	}
-	head, xmlText, _ := strings.Cut(text, "<")
-	words := wordRE.FindAllStringSubmatch(head, -1)
-	if len(words) == 0 {
-		return fsm.Event{}, fmt.Errorf("empty event")
+	words, xmlText, err := eventWords(text)
+	if err != nil {
+		return fsm.Event{}, err
 	}
 	kind, ok := eventKinds[words[0][0]]
 	if !ok {
@@ -276,14 +338,27 @@ func parseEvent(text string) (fsm.Event, error) {
 			return ev, fmt.Errorf("unknown field %q for %v", k, kind)
 		}
 	}
-	if xmlText != "" {
-		el, err := parseXML("<" + xmlText)
-		if err != nil {
-			return ev, err
-		}
-		ev.Elem = el
+	ev.Elem, err = eventElem(xmlText)
+	return ev, err
+}
+
+// eventWords splits "kind key=value ... [<xml/>]" into the words before
+// the element (each a wordRE match) and the element's text after its "<".
+func eventWords(text string) (words [][]string, xmlText string, err error) {
+	head, xmlText, _ := strings.Cut(text, "<")
+	words = wordRE.FindAllStringSubmatch(head, -1)
+	if len(words) == 0 {
+		return nil, "", fmt.Errorf("empty event")
 	}
-	return ev, nil
+	return words, xmlText, nil
+}
+
+// eventElem parses the element that eventWords split off, if any.
+func eventElem(xmlText string) (*etree.Element, error) {
+	if xmlText == "" {
+		return nil, nil
+	}
+	return parseXML("<" + xmlText)
 }
 
 func parseXML(text string) (*etree.Element, error) {

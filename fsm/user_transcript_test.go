@@ -2,8 +2,6 @@ package fsm_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,42 +56,16 @@ import (
 // "Do not -rewrite this file.", which makes -rewrite leave them alone.
 
 func TestUserTranscripts(t *testing.T) {
-	files, err := filepath.Glob("testdata/user/*.txt")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no user transcripts: %v", err)
-	}
-	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
-			runUserTranscript(t, f)
-		})
-	}
+	forEachTranscript(t, "testdata/user/*.txt", "user transcripts", runUserTranscript)
 }
 
 func runUserTranscript(t *testing.T, path string) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	var out []string // the rewritten transcript
 	policy, _ := parsePolicy(nil)
 	var u fsm.User
 	haveUser := false
 	var stored []fsm.StoredMessage // for the next offline-loaded event
-	var got []string               // effects of the last event not yet matched
-	var lastEvent string
-	lastLine := 0
-	flush := func() {
-		if len(got) > 0 && !*rewrite {
-			t.Errorf("%s:%d: after %q, effects not in the transcript:\n  %s", path, lastLine, lastEvent, strings.Join(got, "\n  "))
-		}
-		for _, g := range got {
-			out = append(out, "< "+g)
-		}
-		got = nil
-	}
-	for i, raw := range lines {
-		n := i + 1
+	tr := transcript{t: t, path: path, machine: "user"}
+	tr.own = func(n int, raw string, flush func()) bool {
 		switch {
 		case strings.HasPrefix(raw, "policy"):
 			flush()
@@ -102,9 +74,9 @@ func runUserTranscript(t *testing.T, path string) {
 				t.Fatalf("%s:%d: %v", path, n, err)
 			}
 			policy = p
-			out = append(out, raw)
 		case strings.HasPrefix(raw, "user "):
 			flush()
+			var err error
 			u, err = parseUser(policy, strings.Fields(raw)[1:])
 			if err != nil {
 				t.Fatalf("%s:%d: %v", path, n, err)
@@ -113,7 +85,6 @@ func runUserTranscript(t *testing.T, path string) {
 				t.Fatalf("%s:%d: the initial user breaks an invariant:\n%v", path, n, err)
 			}
 			haveUser = true
-			out = append(out, raw)
 		case strings.HasPrefix(raw, "stored "):
 			flush()
 			msg, err := parseStored(raw[len("stored "):])
@@ -121,70 +92,46 @@ func runUserTranscript(t *testing.T, path string) {
 				t.Fatalf("%s:%d: %v", path, n, err)
 			}
 			stored = append(stored, msg)
-			out = append(out, raw)
-		case strings.HasPrefix(raw, "> "):
-			flush()
-			if !haveUser {
-				t.Fatalf("%s:%d: an event before the \"user\" line", path, n)
-			}
-			ev, err := parseUserEvent(raw[2:])
-			if err != nil {
-				t.Fatalf("%s:%d: %v", path, n, err)
-			}
-			if ev.Kind == fsm.UEvOfflineLoaded {
-				ev.Offline, stored = stored, nil
-			}
-			before := dumpUser(u)
-			next, effects := fsm.StepUser(u, ev)
-			if diff := cmp.Diff(before, dumpUser(u)); diff != "" {
-				t.Fatalf("%s:%d: StepUser changed its argument (-before +after):\n%s", path, n, diff)
-			}
-			if err := checkUser(next); err != nil {
-				t.Errorf("%s:%d: invariant broken after %q:\n%v", path, n, raw, err)
-			}
-			if err := checkUserStep(u, next, ev, effects); err != nil {
-				t.Errorf("%s:%d: step property broken by %q:\n%v", path, n, raw, err)
-			}
-			u = next
-			for _, e := range effects {
-				got = append(got, e.String())
-			}
-			lastEvent, lastLine = raw, n
-			out = append(out, raw)
-		case strings.HasPrefix(raw, "< "):
-			want := raw[2:]
-			if *rewrite {
-				continue
-			}
-			if len(got) == 0 {
-				t.Errorf("%s:%d: want effect %q, got none", path, n, want)
-				continue
-			}
-			if got[0] != want {
-				t.Errorf("%s:%d: effect differs (-want +got):\n%s", path, n, cmp.Diff(want, got[0]))
-			}
-			got = got[1:]
-		case strings.HasPrefix(raw, "? "):
-			flush()
-			out = append(out, "? "+checkUserFields(t, path, n, u, raw[2:]))
 		default:
-			flush()
-			out = append(out, raw)
+			return false
 		}
+		return true
 	}
-	flush()
+	tr.step = func(n int, raw string) []string {
+		if !haveUser {
+			t.Fatalf("%s:%d: an event before the \"user\" line", path, n)
+		}
+		ev, err := parseUserEvent(raw[2:])
+		if err != nil {
+			t.Fatalf("%s:%d: %v", path, n, err)
+		}
+		if ev.Kind == fsm.UEvOfflineLoaded {
+			ev.Offline, stored = stored, nil
+		}
+		before := dumpUser(u)
+		next, effects := fsm.StepUser(u, ev)
+		if diff := cmp.Diff(before, dumpUser(u)); diff != "" {
+			t.Fatalf("%s:%d: StepUser changed its argument (-before +after):\n%s", path, n, diff)
+		}
+		if err := checkUser(next); err != nil {
+			t.Errorf("%s:%d: invariant broken after %q:\n%v", path, n, raw, err)
+		}
+		if err := checkUserStep(u, next, ev, effects); err != nil {
+			t.Errorf("%s:%d: step property broken by %q:\n%v", path, n, raw, err)
+		}
+		u = next
+		return effectStrings(effects)
+	}
+	tr.fields = func() map[string]string { return userFields(u) }
+	lines, out := tr.run()
 	if len(stored) > 0 {
 		t.Errorf("%s: stored messages with no offline-loaded event after them", path)
 	}
-	if *rewrite {
-		if strings.Contains(commentText(lines), keepExpectations) {
-			t.Logf("%s: not rewritten: it expects the RFC's behaviour where the code differs", path)
-			return
-		}
-		if err := os.WriteFile(path, []byte(strings.Join(out, "\n")+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if *rewrite && strings.Contains(commentText(lines), keepExpectations) {
+		t.Logf("%s: not rewritten: it expects the RFC's behaviour where the code differs", path)
+		return
 	}
+	tr.write(out)
 }
 
 // keepExpectations, in a transcript's comments, keeps -rewrite from
@@ -374,25 +321,6 @@ func userFields(u fsm.User) map[string]string {
 	}
 }
 
-// checkUserFields compares "key=value ..." with the user and returns the
-// line as it should read.
-func checkUserFields(t *testing.T, path string, n int, u fsm.User, spec string) string {
-	have := userFields(u)
-	var fixed []string
-	for _, kv := range strings.Fields(spec) {
-		k, v, _ := strings.Cut(kv, "=")
-		h, ok := have[k]
-		if !ok {
-			t.Fatalf("%s:%d: no user field %q", path, n, k)
-		}
-		if h != v && !*rewrite {
-			t.Errorf("%s:%d: user %s = %q, want %q", path, n, k, h, v)
-		}
-		fixed = append(fixed, k+"="+h)
-	}
-	return strings.Join(fixed, " ")
-}
-
 var userEventKinds = func() map[string]fsm.UserEventKind {
 	m := map[string]fsm.UserEventKind{}
 	for k := fsm.UserEventKind(0); k.String() != "user-event(?)"; k++ {
@@ -403,10 +331,9 @@ var userEventKinds = func() map[string]fsm.UserEventKind {
 
 // parseUserEvent reads "kind key=value ... [<xml/>]".
 func parseUserEvent(text string) (fsm.UserEvent, error) {
-	head, xmlText, _ := strings.Cut(text, "<")
-	words := wordRE.FindAllStringSubmatch(head, -1)
-	if len(words) == 0 {
-		return fsm.UserEvent{}, fmt.Errorf("empty event")
+	words, xmlText, err := eventWords(text)
+	if err != nil {
+		return fsm.UserEvent{}, err
 	}
 	kind, ok := userEventKinds[words[0][0]]
 	if !ok {
@@ -428,14 +355,8 @@ func parseUserEvent(text string) (fsm.UserEvent, error) {
 			return ev, fmt.Errorf("unknown field %q for %v", k, kind)
 		}
 	}
-	if xmlText != "" {
-		el, err := parseXML("<" + xmlText)
-		if err != nil {
-			return ev, err
-		}
-		ev.Elem = el
-	}
-	return ev, nil
+	ev.Elem, err = eventElem(xmlText)
+	return ev, err
 }
 
 // parseStored reads "stamp=… <message…/>".
