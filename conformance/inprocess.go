@@ -1,7 +1,9 @@
 package conformance
 
 import (
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -66,11 +68,31 @@ func LoopbackPolicy() *fsm.Policy {
 //     (<stream:error>) for our extension; EffClose or EffAbort ends the
 //     stream. The hub runs every event to completion, so Receive never
 //     waits: an empty queue is ErrNoStanza at once.
+//
+// Raw streams (our extension, README.md):
+//
+//   - connects of a client with "login: no": hub.Connect (EvConnect)
+//     only. Receive then returns everything the hub writes: EffSendHeader
+//     as <stream:stream from=… id=… to=… version=… xml:lang=…/> (the
+//     attributes the header has), and every EffSend element.
+//   - sends raw, by the body's form (ClassifyRaw): a stream header is
+//     EvStreamOpen with the header's name, namespace, default namespace,
+//     to, from, version and xml:lang (the hub adds a fresh stream id; an
+//     undeclared prefix on it is the framer's bad-namespace-prefix);
+//     </stream:stream> is EvStreamEnd; an element is EvElement; anything
+//     else is the EvXMLError a framer reports (rawXMLError). There is no
+//     framer in process, so a header is read as one wherever it comes.
+//   - After <proceed/>, the hub completes the TLS handshake at once
+//     (EvTLSDone): the stream restarts, secure, with no bytes exchanged.
+//     A network target needs a real handshake, which a script cannot do.
+//   - times out: EvTimeout of the connection's timer; Server shuts
+//     down: EvShutdown to every connection, in the order they connected.
 type InProcess struct {
 	// Hub is the hub the target runs.
 	Hub *hub.Hub
 
 	conns     map[string]*inConn // by connection id
+	order     []string           // connection ids in the order they opened
 	n         int
 	loggingIn string   // the connection whose login is running
 	login     []string // what the server wrote during that login
@@ -81,11 +103,30 @@ type InProcess struct {
 // (nil: ProsodyTestPolicy), with an account for every declared client: the
 // JID's localpart and the declared password. Clients that share a JID must
 // share the password.
+//
+// A script with a "## fault: roster-load JID" tag (our extension) makes
+// every roster load of that account fail; any other fault is refused with
+// ErrUnsupported.
 func NewInProcess(s *Script, p *fsm.Policy) (*InProcess, error) {
+	failRoster := map[string]bool{}
+	for _, tag := range s.Tags {
+		rest, ok := strings.CutPrefix(tag, FaultTag)
+		if !ok {
+			continue
+		}
+		what, jid, _ := strings.Cut(strings.TrimSpace(rest), " ")
+		if what != "roster-load" || strings.TrimSpace(jid) == "" {
+			return nil, fmt.Errorf("%s: %q: %w", s.Name, tag, ErrUnsupported)
+		}
+		failRoster[strings.TrimSpace(jid)] = true
+	}
 	if p == nil {
 		p = ProsodyTestPolicy()
 	}
 	t := &InProcess{Hub: hub.New(p), conns: map[string]*inConn{}}
+	if len(failRoster) > 0 {
+		t.Hub.RosterFails = func(bare string) bool { return failRoster[bare] }
+	}
 	passwords := map[string]string{}
 	for _, c := range s.Clients {
 		local, _, _, err := splitJID(c.JID)
@@ -136,7 +177,8 @@ func splitJID(j string) (local, domain, resource string, err error) {
 	return local, domain, resource, nil
 }
 
-// Connect logs c in on a new connection.
+// Connect logs c in on a new connection, or only opens it for a client
+// with NoLogin.
 func (t *InProcess) Connect(c Client) (Conn, error) {
 	local, domain, resource, err := splitJID(c.JID)
 	if err != nil {
@@ -147,8 +189,13 @@ func (t *InProcess) Connect(c Client) (Conn, error) {
 	}
 	t.n++
 	id := fmt.Sprintf("c%d", t.n)
-	conn := &inConn{t: t, id: id}
+	conn := &inConn{t: t, id: id, raw: c.NoLogin}
 	t.conns[id] = conn
+	t.order = append(t.order, id)
+	if c.NoLogin {
+		t.Hub.Connect(id)
+		return conn, nil
+	}
 	t.loggingIn, t.login = id, nil
 	full, err := t.Hub.Login(id, domain, local, c.Password, resource)
 	t.loggingIn = ""
@@ -170,6 +217,10 @@ func (t *InProcess) output(o hub.Output) {
 		if o.Effect.Kind == fsm.EffClose || o.Effect.Kind == fsm.EffAbort {
 			c.closed = true
 		}
+		return
+	}
+	if c.raw {
+		c.rawOutput(o.Effect)
 		return
 	}
 	switch o.Effect.Kind {
@@ -206,6 +257,55 @@ func written(e fsm.Effect) *etree.Element {
 	return el
 }
 
+// rawOutput queues everything the hub writes to a NoLogin connection,
+// and takes the full JID from a bind result.
+func (c *inConn) rawOutput(e fsm.Effect) {
+	switch e.Kind {
+	case fsm.EffSendHeader:
+		c.inbox = append(c.inbox, headerElem(e.Header))
+	case fsm.EffSend:
+		el := written(e)
+		if j := boundJID(el); j != "" {
+			c.full = j
+		}
+		c.inbox = append(c.inbox, el)
+	case fsm.EffClose, fsm.EffAbort:
+		c.closed = true
+	}
+}
+
+// headerElem renders the server's stream header as an element with no
+// children, for matching: <stream:stream/> with the attributes it has.
+func headerElem(h *fsm.OutHeader) *etree.Element {
+	el := etree.NewElement("stream:stream")
+	if h == nil {
+		return el
+	}
+	for _, a := range [...]struct{ key, value string }{
+		{"from", h.From}, {"id", h.ID}, {"to", h.To}, {"version", h.Version}, {"xml:lang", h.Lang},
+	} {
+		if a.value != "" {
+			el.CreateAttr(a.key, a.value)
+		}
+	}
+	return el
+}
+
+// boundJID returns the JID of a bind result, or "".
+func boundJID(el *etree.Element) string {
+	if el.Tag != "iq" || el.SelectAttrValue("type", "") != "result" {
+		return ""
+	}
+	for _, b := range el.ChildElements() {
+		if b.Tag == "bind" && b.NamespaceURI() == fsm.NSBind {
+			if j := b.SelectElement("jid"); j != nil {
+				return strings.TrimSpace(j.Text())
+			}
+		}
+	}
+	return ""
+}
+
 // inConn is a connection of the in-process target.
 type inConn struct {
 	t      *InProcess
@@ -213,6 +313,7 @@ type inConn struct {
 	full   string
 	inbox  []*etree.Element
 	closed bool // the stream ended (either side)
+	raw    bool // login: no
 }
 
 func (c *inConn) FullJID() string { return c.full }
@@ -247,4 +348,198 @@ func (c *inConn) Close() error {
 	c.t.Hub.Send(c.id, fsm.Event{Kind: fsm.EvStreamEnd})
 	c.closed = true
 	return nil
+}
+
+// SendRaw writes a raw body: see InProcess.
+func (c *inConn) SendRaw(text string) error {
+	if c.closed {
+		return ErrClosed
+	}
+	var ev fsm.Event
+	switch ClassifyRaw(text) {
+	case RawClose:
+		ev = fsm.Event{Kind: fsm.EvStreamEnd}
+	case RawHeader:
+		var err error
+		if ev, err = headerEvent(text); err != nil {
+			return err
+		}
+	case RawElement:
+		el, err := ParseStanza(strings.TrimSpace(text))
+		if err != nil {
+			return err
+		}
+		ev = fsm.Event{Kind: fsm.EvElement, Elem: el}
+	default:
+		ev = fsm.Event{Kind: fsm.EvXMLError, Condition: rawXMLError(text)}
+	}
+	c.t.Hub.Send(c.id, ev)
+	return nil
+}
+
+// headerEvent is the EvStreamOpen of a RawHeader body.
+func headerEvent(text string) (fsm.Event, error) {
+	t, err := headerTag(text)
+	if err != nil {
+		return fsm.Event{}, err
+	}
+	h := &fsm.StreamHeader{Local: t.Name.Local}
+	declared := false
+	for _, a := range t.Attr {
+		switch {
+		case a.Name.Space == "" && a.Name.Local == "xmlns":
+			h.Default = a.Value
+			if t.Name.Space == "" {
+				h.Space, declared = a.Value, true
+			}
+		case a.Name.Space == "xmlns" && a.Name.Local == t.Name.Space:
+			h.Space, declared = a.Value, true
+		case a.Name.Space == "" && a.Name.Local == "to":
+			h.To = a.Value
+		case a.Name.Space == "" && a.Name.Local == "from":
+			h.From = a.Value
+		case a.Name.Space == "" && a.Name.Local == "version":
+			h.Version = a.Value
+		case a.Name.Space == "xml" && a.Name.Local == "lang":
+			h.Lang = a.Value
+		}
+	}
+	if !declared && t.Name.Space != "" {
+		return fsm.Event{Kind: fsm.EvXMLError, Condition: "bad-namespace-prefix",
+			Text: "undeclared namespace prefix " + t.Name.Space}, nil
+	}
+	return fsm.Event{Kind: fsm.EvStreamOpen, Header: h}, nil
+}
+
+// Timeout fires the connection's timer: TimerNegotiation or TimerIdle.
+func (c *inConn) Timeout(timer string) error {
+	var tm fsm.Timer
+	switch timer {
+	case TimerNegotiation:
+		tm = fsm.TimerNegotiation
+	case TimerIdle:
+		tm = fsm.TimerIdle
+	default:
+		return fmt.Errorf("unknown timer %q", timer)
+	}
+	c.t.Hub.Send(c.id, fsm.Event{Kind: fsm.EvTimeout, Timer: tm})
+	return nil
+}
+
+// Shutdown stops the server: EvShutdown to every connection, in the order
+// they opened.
+func (t *InProcess) Shutdown() error {
+	for _, id := range t.order {
+		t.Hub.Send(id, fsm.Event{Kind: fsm.EvShutdown})
+	}
+	return nil
+}
+
+// FaultTag is the prefix of a "##" tag line that asks the target to make
+// its store fail ("## fault: roster-load romeo@localhost": every roster
+// load of that account fails, for S-56).
+const FaultTag = "fault:"
+
+// ErrUnsupported is the error for a script that uses an extension the
+// in-process target cannot carry out.
+var ErrUnsupported = errors.New("not supported by the in-process target")
+
+// PolicyTag is the prefix of a "##" tag line that declares the policy a
+// script needs in process ("## policy: rfc require-tls").
+const PolicyTag = "policy:"
+
+// policyWords are the words of a policy tag. A base replaces the whole
+// policy; the others change one field, applied in order.
+var policyWords = map[string]func(p *fsm.Policy){
+	// Bases.
+	"loopback": func(p *fsm.Policy) { *p = *LoopbackPolicy() },
+	"prosody":  func(p *fsm.Policy) { *p = *ProsodyTestPolicy() },
+	"rfc": func(p *fsm.Policy) {
+		*p = fsm.DefaultPolicy
+		p.Hosts = []string{"localhost"}
+	},
+	// Changes.
+	"tls":                 func(p *fsm.Policy) { p.TLS = true },
+	"require-tls":         func(p *fsm.Policy) { p.TLS, p.RequireTLS = true, true },
+	"plain-needs-tls":     func(p *fsm.Policy) { setNeedsTLS(p, "PLAIN") },
+	"unauth-stanza-error": func(p *fsm.Policy) { p.UnauthStanza = fsm.UnauthStanzaError },
+	"conflict-refuse":     func(p *fsm.Policy) { p.Conflict = fsm.ConflictRefuse },
+	"conflict-generate":   func(p *fsm.Policy) { p.Conflict = fsm.ConflictGenerate },
+	"no-legacy-session":   func(p *fsm.Policy) { p.LegacySession = false },
+	"no-offline-storage":  func(p *fsm.Policy) { p.OfflineStorage = false },
+	"no-pre-approval":     func(p *fsm.Policy) { p.PreApproval = false },
+	"no-roster-versioning": func(p *fsm.Policy) {
+		p.RosterVersioning = false
+	},
+	"iq-from-strangers": func(p *fsm.Policy) { p.IQFromStrangers = true },
+	"subscribe-ack":     func(p *fsm.Policy) { p.SubscribeAck = true },
+	"probe-on-approval": func(p *fsm.Policy) { p.ProbeOnApproval = true },
+}
+
+func setNeedsTLS(p *fsm.Policy, name string) {
+	mechs := make([]fsm.Mechanism, len(p.Mechanisms))
+	copy(mechs, p.Mechanisms)
+	for i := range mechs {
+		if mechs[i].Name == name {
+			mechs[i].NeedsTLS = true
+		}
+	}
+	p.Mechanisms = mechs
+}
+
+// PolicyFor returns the policy script s declares with its "## policy:"
+// tags, applied in order over base (nil: LoopbackPolicy). Each tag holds
+// words separated by spaces: a base (loopback, prosody, rfc) replaces the
+// policy, a change sets one field (tls, require-tls, plain-needs-tls,
+// unauth-stanza-error, conflict-refuse, conflict-generate,
+// no-legacy-session, no-offline-storage, no-pre-approval,
+// no-roster-versioning, iq-from-strangers, subscribe-ack,
+// probe-on-approval, max-sasl-failures=N). README.md lists them.
+func PolicyFor(s *Script, base *fsm.Policy) (*fsm.Policy, error) {
+	if base == nil {
+		base = LoopbackPolicy()
+	}
+	p := *base
+	for _, tag := range s.Tags {
+		words, ok := strings.CutPrefix(tag, PolicyTag)
+		if !ok {
+			continue
+		}
+		for _, w := range strings.Fields(words) {
+			if n, ok := strings.CutPrefix(w, "max-sasl-failures="); ok {
+				v, err := strconv.ParseUint(n, 10, 8)
+				if err != nil || v == 0 {
+					return nil, fmt.Errorf("%s: policy %q: want max-sasl-failures=N, N from 1 to 255", s.Name, w)
+				}
+				p.MaxSASLFailures = uint8(v)
+				continue
+			}
+			set, ok := policyWords[w]
+			if !ok {
+				return nil, fmt.Errorf("%s: unknown policy %q", s.Name, w)
+			}
+			set(&p)
+		}
+	}
+	return &p, nil
+}
+
+// RunScript runs s in process under the policy its "## policy:" tags
+// declare over LoopbackPolicy (PolicyFor): how the corpus runs. The target
+// is returned for its trace (nil when the tags or the accounts are
+// invalid).
+func RunScript(s *Script) (Result, *InProcess) {
+	p, err := PolicyFor(s, nil)
+	if err != nil {
+		return Result{Script: s, Failures: []Failure{{Kind: FailScript, Err: err}}}, nil
+	}
+	t, err := NewInProcess(s, p)
+	if err != nil {
+		kind := FailConnect
+		if errors.Is(err, ErrUnsupported) {
+			kind = FailScript
+		}
+		return Result{Script: s, Failures: []Failure{{Kind: kind, Err: err}}}, nil
+	}
+	return Run(s, t), t
 }

@@ -15,7 +15,35 @@ type Target interface {
 	// password, and binds c.Resource (else the JID's resource, else one the
 	// server generates). No presence and no roster request are sent. What
 	// the server wrote during this login is not returned by Receive.
+	//
+	// For a client with c.NoLogin ("login: no", our raw-stream
+	// extension) it only opens the connection and writes nothing; the
+	// Conn must then be a RawConn, and Receive returns everything the
+	// server writes: its stream header (as the element <stream:stream/>
+	// with its attributes), <stream:features>, the TLS and SASL elements,
+	// stanzas and stream errors.
 	Connect(c Client) (Conn, error)
+}
+
+// RawConn is a Conn that can write text of its own to the stream, for
+// "sends raw": a stream header, an element, </stream:stream>, or bytes a
+// framer must reject (README.md, raw streams).
+type RawConn interface {
+	Conn
+	SendRaw(text string) error
+}
+
+// TimerConn is a Conn whose server-side timers a script can fire, for
+// "times out: negotiation" and "times out: idle" (TimerNegotiation,
+// TimerIdle). A network target waits for the server's own timer.
+type TimerConn interface {
+	Conn
+	Timeout(timer string) error
+}
+
+// Stopper is a Target that can stop its server, for "Server shuts down".
+type Stopper interface {
+	Shutdown() error
 }
 
 // Conn is one client connection of a Target.
@@ -25,7 +53,9 @@ type Target interface {
 // element <stream:error> whose undeclared "stream:" prefix means
 // http://etherx.jabber.org/streams.
 type Conn interface {
-	// FullJID is the JID the server bound.
+	// FullJID is the JID the server bound: at login, or for a NoLogin
+	// connection the JID of the latest bind result Receive returned ("",
+	// before one).
 	FullJID() string
 	// Send writes a stanza. It fails with ErrClosed after the server
 	// closed the stream.
@@ -74,7 +104,7 @@ const (
 	// FailDisconnect: "disconnects" failed.
 	FailDisconnect
 	// FailScript: the action cannot run (a variable of a client that is
-	// not connected).
+	// not connected, or an extension the target does not support).
 	FailScript
 )
 
@@ -241,8 +271,23 @@ func isStreamError(el *etree.Element) bool {
 // awaited fails the script (FailUnexpectedStreamError) where it is found:
 // at a receives expecting a stanza, when dropping unawaited stanzas, or at
 // the client's next sends or disconnects.
+//
+// Raw streams (our extension, README.md):
+//
+//   - sends raw: the body, variables substituted, written as it is
+//     (RawConn.SendRaw).
+//   - receives with a stream header left open as its body: the header is
+//     read as the element it opens, with no children, and matched with
+//     the next element like a stanza (the server's header is an element
+//     <stream:stream/> in the streams namespace: strict).
+//   - receives: </stream:stream>: the server ended the stream and nothing
+//     is left to receive (Receive returns ErrClosed); the client is
+//     disconnected after it. It also passes right after an awaited stream
+//     error, which ended the stream already.
+//   - times out: TimerConn.Timeout; Server shuts down: Stopper.Shutdown.
+//     Both leave a receive window, as sends does.
 func Run(s *Script, t Target) Result {
-	r := &runner{s: s, t: t, conns: map[string]Conn{}, full: map[string]string{}, res: Result{Script: s}}
+	r := &runner{s: s, t: t, conns: map[string]Conn{}, full: map[string]string{}, ended: map[string]bool{}, res: Result{Script: s}}
 	r.run()
 	return r.res
 }
@@ -252,6 +297,7 @@ type runner struct {
 	t     Target
 	conns map[string]Conn   // open connections by client name
 	full  map[string]string // the last full JID bound for each client
+	ended map[string]bool   // clients whose stream the server ended, as awaited
 	order []string          // clients in the order they first connected
 	res   Result
 }
@@ -328,7 +374,10 @@ func (r *runner) do(a Action) bool {
 			return false
 		}
 		r.conns[a.Client] = conn
-		r.full[a.Client] = conn.FullJID()
+		delete(r.ended, a.Client)
+		if j := conn.FullJID(); j != "" {
+			r.full[a.Client] = j
+		}
 		if !contains(r.order, a.Client) {
 			r.order = append(r.order, a.Client)
 		}
@@ -368,8 +417,63 @@ func (r *runner) do(a Action) bool {
 		}
 		return true
 
+	case SendsRaw:
+		if !connected {
+			r.fail(a, Failure{Kind: FailSend, Err: fmt.Errorf("%s is not connected", a.Client)})
+			return false
+		}
+		rc, ok := c.(RawConn)
+		if !ok {
+			r.fail(a, Failure{Kind: FailScript, Err: errors.New("the target cannot send raw text (sends raw)")})
+			return false
+		}
+		text, err := r.substitute(a.XML)
+		if err != nil {
+			r.fail(a, Failure{Kind: FailScript, Err: err})
+			return false
+		}
+		if err := rc.SendRaw(text); err != nil {
+			if errors.Is(err, ErrClosed) && !r.drop(a, a.Client, c) {
+				return false
+			}
+			r.fail(a, Failure{Kind: FailSend, Want: text, Err: err})
+			return false
+		}
+		return true
+
+	case TimesOut:
+		if !connected {
+			r.fail(a, Failure{Kind: FailScript, Err: fmt.Errorf("%s is not connected", a.Client)})
+			return false
+		}
+		tc, ok := c.(TimerConn)
+		if !ok {
+			r.fail(a, Failure{Kind: FailScript, Err: errors.New("the target cannot fire timers (times out)")})
+			return false
+		}
+		if err := tc.Timeout(a.Timer); err != nil {
+			r.fail(a, Failure{Kind: FailScript, Err: err})
+			return false
+		}
+		return true
+
+	case ShutsDown:
+		st, ok := r.t.(Stopper)
+		if !ok {
+			r.fail(a, Failure{Kind: FailScript, Err: errors.New("the target cannot stop its server (Server shuts down)")})
+			return false
+		}
+		if err := st.Shutdown(); err != nil {
+			r.fail(a, Failure{Kind: FailScript, Err: err})
+			return false
+		}
+		return true
+
 	case Receives:
-		want, ok := r.body(a)
+		if a.Form == RawClose {
+			return r.receiveEnd(a, c, connected)
+		}
+		want, ok := r.expected(a)
 		if !ok {
 			return false
 		}
@@ -398,10 +502,14 @@ func (r *runner) do(a Action) bool {
 			r.fail(a, f)
 			return false
 		}
+		if j := c.FullJID(); j != "" {
+			r.full[a.Client] = j
+		}
 		if isStreamError(got) {
 			// The server ended the stream: the client is disconnected.
 			delete(r.conns, a.Client)
 			c.Close()
+			r.ended[a.Client] = true
 		}
 		return true
 
@@ -422,6 +530,51 @@ func (r *runner) do(a Action) bool {
 	}
 	r.fail(a, Failure{Kind: FailScript, Err: fmt.Errorf("unknown verb %v", a.Verb)})
 	return false
+}
+
+// receiveEnd runs "receives: </stream:stream>".
+func (r *runner) receiveEnd(a Action, c Conn, connected bool) bool {
+	if !connected {
+		if r.ended[a.Client] {
+			return true // an awaited stream error ended the stream
+		}
+		r.fail(a, Failure{Kind: FailNothingReceived, Want: streamEnd, Err: fmt.Errorf("%s is not connected", a.Client)})
+		return false
+	}
+	got, err := c.Receive()
+	switch {
+	case errors.Is(err, ErrClosed):
+		delete(r.conns, a.Client)
+		c.Close()
+		r.ended[a.Client] = true
+		return true
+	case err != nil:
+		r.fail(a, Failure{Kind: FailNothingReceived, Want: streamEnd, Err: err})
+		return false
+	}
+	kind := FailMismatch
+	if isStreamError(got) {
+		kind = FailUnexpectedStreamError
+	}
+	r.fail(a, Failure{Kind: kind, Want: streamEnd, Got: Canonical(got), Err: errors.New("expected the end of the stream")})
+	return false
+}
+
+// expected returns the expected element of a receives: its body, or the
+// element a stream header opens.
+func (r *runner) expected(a Action) (*etree.Element, bool) {
+	if a.Form != RawHeader {
+		return r.body(a)
+	}
+	text, err := r.substitute(a.XML)
+	if err == nil {
+		var el *etree.Element
+		if el, err = headerElement(text); err == nil {
+			return el, true
+		}
+	}
+	r.fail(a, Failure{Kind: FailScript, Err: err})
+	return nil, false
 }
 
 // body substitutes the variables of a's body and parses it.
@@ -459,7 +612,7 @@ func (r *runner) substitute(text string) (string, error) {
 		}
 		full, ok := r.full[name]
 		if !ok {
-			err = fmt.Errorf("%s: %s has not connected yet", m, name)
+			err = fmt.Errorf("%s: %s has not connected (or bound a resource) yet", m, name)
 			return m
 		}
 		return html.EscapeString(full)

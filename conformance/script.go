@@ -5,8 +5,10 @@
 //
 // Parse reads a script, Match compares an expected stanza with a received
 // one, and Run executes a script's actions against a Target. README.md
-// beside this file describes the runner's choices and our one extension to
-// the format (awaiting a stream error).
+// beside this file describes the runner's choices and our extensions to
+// the format: awaiting a stream error, and raw streams (a client that does
+// not log in, writes stream headers and elements itself and reads the
+// server's header, features and negotiation elements; timers; shutdown).
 package conformance
 
 import (
@@ -41,8 +43,15 @@ type Client struct {
 	// of the properties jid, password, resource, connect_host and
 	// connect_port ("" when absent). The JID may carry a resource.
 	JID, Password, Resource, ConnectHost, ConnectPort string
+	// NoLogin is our extension's property "login: no": connects only
+	// opens the connection, and the script negotiates the stream itself
+	// with "sends raw" (README.md, raw streams). "login: yes" is the
+	// default.
+	NoLogin bool
 	// Line is the line of the "[Client]" header.
 	Line int
+
+	loginSet bool
 }
 
 // Client returns the declaration named name.
@@ -65,12 +74,28 @@ const (
 	Sends                           // send the body's stanza
 	Receives                        // await a stanza matching the body
 	ReceivesNothing                 // "receives: nothing": no stanza is pending
+
+	// Our extension (README.md, raw streams).
+	SendsRaw  // "sends raw": write the body to the stream as it is
+	TimesOut  // "times out: negotiation" or "times out: idle": a timer fires
+	ShutsDown // "Server shuts down": the server stops (no client)
 )
 
 var verbNames = map[Verb]string{
 	Connects: "connects", Disconnects: "disconnects", Sends: "sends",
 	Receives: "receives", ReceivesNothing: "receives: nothing",
+	SendsRaw: "sends raw", TimesOut: "times out", ShutsDown: "shuts down",
 }
+
+// ServerName is the Client of a ShutsDown action: the line "Server shuts
+// down" names no declared client.
+const ServerName = "Server"
+
+// The timers of "times out:".
+const (
+	TimerNegotiation = "negotiation"
+	TimerIdle        = "idle"
+)
 
 // String returns the verb as a script writes it.
 func (v Verb) String() string {
@@ -93,6 +118,13 @@ type Action struct {
 	XML string
 	// BodyLine is the line of the body's first line (0 without a body).
 	BodyLine int
+	// Form is the form of a sends raw body (see ClassifyRaw), and of a
+	// receives body that is no element: RawHeader for a stream header,
+	// RawClose for </stream:stream>. Zero for a receives of a stanza and
+	// for the other verbs.
+	Form RawKind
+	// Timer is the timer of times out: TimerNegotiation or TimerIdle.
+	Timer string
 }
 
 // ParseError is an error in a script, at a position.
@@ -131,7 +163,8 @@ func splitVariable(v string) (name, prop string, ok bool) {
 //     object the first "#" line is the title and "##" lines are tags.
 //   - Before the separator (a line of three or more "-"): "[Client] Name"
 //     headers, each followed by indented "key: value" lines with key jid,
-//     password, resource, connect_host or connect_port.
+//     password, resource, connect_host, connect_port or (our extension)
+//     login, whose value is "yes" or "no".
 //   - After the separator: "<Name> <verb>" lines, where Name is the longest
 //     declared client name that prefixes the line followed by a space, and
 //     verb is connects, disconnects, sends or receives, with an optional
@@ -139,6 +172,11 @@ func splitVariable(v string) (name, prop string, ok bool) {
 //     a body: the following indented lines (tabs or spaces) up to a blank
 //     or non-indented line, holding exactly one XML element. Variables
 //     ${<Name>'s JID} and ${<Name>'s full JID} must name declared clients.
+//   - Our extension (README.md): the verbs "sends raw" (a body of any
+//     text: a stream header, one element, </stream:stream>, or bytes a
+//     framer must reject) and "times out: negotiation|idle"; the action
+//     line "Server shuts down"; a receives body may also be a stream
+//     header left open or </stream:stream>.
 //
 // Errors are *ParseError values carrying file:line:column.
 func Parse(name string, src []byte) (*Script, error) {
@@ -241,8 +279,17 @@ func (p *parser) header() error {
 				field = &cur.ConnectHost
 			case "connect_port":
 				field = &cur.ConnectPort
+			case "login":
+				if value != "yes" && value != "no" {
+					return p.errorf(n, col, "property login: want \"yes\" or \"no\", got %q", value)
+				}
+				if cur.loginSet {
+					return p.errorf(n, col, "property %q set twice for client %q", key, cur.Name)
+				}
+				cur.loginSet, cur.NoLogin = true, value == "no"
+				continue
 			default:
-				return p.errorf(n, col, "unknown client property %q (want jid, password, resource, connect_host or connect_port)", key)
+				return p.errorf(n, col, "unknown client property %q (want jid, password, resource, connect_host, connect_port or login)", key)
 			}
 			if *field != "" {
 				return p.errorf(n, col, "property %q set twice for client %q", key, cur.Name)
@@ -282,15 +329,25 @@ func (p *parser) actions() error {
 		}
 		body := p.lines[start:p.i]
 		switch a.Verb {
-		case Sends, Receives:
+		case Sends, Receives, SendsRaw:
 			if len(body) == 0 {
 				return p.errorf(n, len(l)+1, "%q %s needs an XML body on the following indented lines", a.Client, a.Verb)
 			}
 			a.BodyLine = start + 1
-			if err := p.checkBody(body, a.BodyLine); err != nil {
+			a.XML = dedent(body)
+			if err := p.checkVariables(body, a.BodyLine); err != nil {
 				return err
 			}
-			a.XML = dedent(body)
+			switch form := ClassifyRaw(a.XML); {
+			case a.Verb == SendsRaw:
+				a.Form = form // any text
+			case a.Verb == Receives && (form == RawHeader || form == RawClose):
+				a.Form = form
+			default: // one stanza, as scansion has it
+				if err := p.checkBody(body, a.BodyLine); err != nil {
+					return err
+				}
+			}
 		default:
 			if len(body) > 0 {
 				return p.errorf(start+1, 1, "%q %s takes no body", a.Client, a.Verb)
@@ -303,6 +360,9 @@ func (p *parser) actions() error {
 
 // action parses a verb line.
 func (p *parser) action(l string, n int) (Action, error) {
+	if strings.TrimSpace(l) == ServerName+" shuts down" {
+		return Action{Line: n, Client: ServerName, Verb: ShutsDown}, nil
+	}
 	name := ""
 	for _, c := range p.s.Clients {
 		if len(c.Name) > len(name) && strings.HasPrefix(l, c.Name+" ") {
@@ -316,29 +376,41 @@ func (p *parser) action(l string, n int) (Action, error) {
 	rest := l[len(name)+1:]
 	col := len(name) + 2 + indentOf(rest)
 	rest = strings.TrimSpace(rest)
-	verb, inline := rest, ""
-	if i := strings.IndexAny(rest, ": \t"); i >= 0 {
-		verb, inline = rest[:i], strings.TrimSpace(rest[i:])
-		inline = strings.TrimSpace(strings.TrimPrefix(inline, ":"))
-	}
 	a := Action{Line: n, Client: name}
-	switch verb {
-	case "connects":
-		a.Verb = Connects
-	case "disconnects":
-		a.Verb = Disconnects
-	case "sends":
-		a.Verb = Sends
-	case "receives":
-		a.Verb = Receives
-		if inline == "nothing" {
-			a.Verb, inline = ReceivesNothing, ""
+	// The verb is the longest phrase that starts rest and ends at its
+	// end, a colon or a space.
+	var phrase string
+	for _, v := range [...]struct {
+		phrase string
+		verb   Verb
+	}{
+		{"connects", Connects}, {"disconnects", Disconnects},
+		{"sends raw", SendsRaw}, {"sends", Sends}, {"receives", Receives},
+		{"times out", TimesOut},
+	} {
+		if after, ok := strings.CutPrefix(rest, v.phrase); ok && (after == "" || strings.ContainsRune(": \t", rune(after[0]))) {
+			a.Verb, phrase = v.verb, v.phrase
+			break
 		}
-	default:
-		return Action{}, p.errorf(n, col, "unknown verb %q for client %q (want connects, disconnects, sends or receives)", verb, name)
+	}
+	if a.Verb == 0 {
+		verb, _, _ := strings.Cut(rest, " ")
+		verb = strings.TrimSuffix(verb, ":")
+		return Action{}, p.errorf(n, col, "unknown verb %q for client %q (want connects, disconnects, sends, receives, or our sends raw and times out)", verb, name)
+	}
+	inline := strings.TrimSpace(rest[len(phrase):])
+	inline = strings.TrimSpace(strings.TrimPrefix(inline, ":"))
+	switch {
+	case a.Verb == Receives && inline == "nothing":
+		a.Verb, inline = ReceivesNothing, ""
+	case a.Verb == TimesOut:
+		if inline != TimerNegotiation && inline != TimerIdle {
+			return Action{}, p.errorf(n, col, "%q times out: want \"times out: negotiation\" or \"times out: idle\"", name)
+		}
+		a.Timer, inline = inline, ""
 	}
 	if inline != "" {
-		return Action{}, p.errorf(n, strings.LastIndex(l, inline)+1, "unexpected %q after %q (only \"receives: nothing\" takes text on its line)", inline, verb)
+		return Action{}, p.errorf(n, strings.LastIndex(l, inline)+1, "unexpected %q after %q (only \"receives: nothing\" and \"times out: …\" take text on their line)", inline, phrase)
 	}
 	return a, nil
 }
@@ -354,10 +426,8 @@ func (p *parser) clientNames() string {
 	return strings.Join(names, ", ")
 }
 
-// checkBody checks that a body is one well-formed XML element and that its
-// variables name declared clients. Positions are the file's: the body's
-// lines are decoded as they stand in the file.
-func (p *parser) checkBody(body []string, first int) error {
+// checkVariables checks that a body's variables name declared clients.
+func (p *parser) checkVariables(body []string, first int) error {
 	text := strings.Join(body, "\n")
 	for _, m := range varPattern.FindAllStringSubmatchIndex(text, -1) {
 		line, col := position(text, m[0])
@@ -370,6 +440,13 @@ func (p *parser) checkBody(body []string, first int) error {
 			return p.errorf(first+line-1, col, "variable ${%s} names unknown client %q (declared: %s)", inner, name, p.clientNames())
 		}
 	}
+	return nil
+}
+
+// checkBody checks that a body is one well-formed XML element. Positions
+// are the file's: the body's lines are decoded as they stand in the file.
+func (p *parser) checkBody(body []string, first int) error {
+	text := strings.Join(body, "\n")
 	dec := xml.NewDecoder(strings.NewReader(text))
 	depth, roots := 0, 0
 	for {

@@ -38,6 +38,9 @@ type Hub struct {
 	Clock func() string
 	// Output receives what is written to clients. Nil discards it.
 	Output func(Output)
+	// RosterFails, when set, makes the roster load of the bare JIDs it
+	// reports fail (EvRosterFailed), to exercise S-56.
+	RosterFails func(bare string) bool
 	// Trace, when set, sees every step: the machine ("conn c1" or "user
 	// alice@localhost"), the event and its effects, rendered.
 	Trace func(machine, event string, effects []string)
@@ -190,7 +193,11 @@ func (h *Hub) sessionEffect(conn string, s *fsm.Session, e fsm.Effect) (fsm.Even
 	case fsm.EffReleaseResource:
 		h.release(conn, e)
 	case fsm.EffLoadRoster:
-		h.loadUser(e.Username + "@" + s.Host)
+		bare := e.Username + "@" + s.Host
+		if h.RosterFails != nil && h.RosterFails(bare) {
+			return fsm.Event{Kind: fsm.EvRosterFailed}, true
+		}
+		h.loadUser(bare)
 		return fsm.Event{Kind: fsm.EvRosterLoaded}, true
 	case fsm.EffBound:
 		h.toUser(e.From, fsm.UserEvent{Kind: fsm.UEvBound, From: e.From})
@@ -204,11 +211,13 @@ func (h *Hub) sessionEffect(conn string, s *fsm.Session, e fsm.Effect) (fsm.Even
 }
 
 // sasl runs PLAIN against the store: the only mechanism in process.
+// The credentials come in the initial response or, when there was none,
+// in the response to an empty challenge (RFC 4616, RFC 6120 §6.4.3).
 func (h *Hub) sasl(e fsm.Effect) fsm.Event {
-	if e.Kind != fsm.EffSASLStart || e.Mechanism != "PLAIN" {
+	switch {
+	case e.Kind == fsm.EffSASLStart && e.Mechanism != "PLAIN":
 		return fsm.Event{Kind: fsm.EvSASLFailure, Condition: "invalid-mechanism"}
-	}
-	if e.Data == nil {
+	case e.Kind == fsm.EffSASLStart && e.Data == nil:
 		return fsm.Event{Kind: fsm.EvSASLChallenge, Data: []byte{}}
 	}
 	parts := strings.Split(string(e.Data), "\x00")
