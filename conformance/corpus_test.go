@@ -30,8 +30,7 @@ var knownFailures = map[string]struct {
 	line int
 	kind FailureKind
 	why  string
-}{
-}
+}{}
 
 // inProcessGaps are corpus scripts the in-process target cannot run: they
 // use an extension it refuses with ErrUnsupported.
