@@ -1,0 +1,94 @@
+// Package router is the production hub: it carries events and effects
+// between the sessions of many connections and the user machines of
+// package fsm, concurrently, as impl/README.md plans. Like package hub it
+// decides nothing: fsm.Step, fsm.StepUser and fsm.AnswerServer make every
+// protocol decision; the router looks up the addressee and hands the
+// effect over as an event. It starts no goroutine: all work is done by the
+// goroutines that call Conn.Step (one reader per connection) and
+// Router.Shutdown.
+//
+// # Locks
+//
+//   - Conn.mu guards one session (and the full JIDs the registry maps to
+//     it). It is held while fsm.Step runs and while that step's writes go
+//     to the connection's output function, and for nothing else: the
+//     step's other effects are carried out after it is released.
+//   - cell.mu guards one user machine. It is held while fsm.StepUser runs
+//     and while its store effects and its deliveries are carried out, so
+//     that a user's writes and deliveries keep their order. A delivery
+//     (UEffDeliver → EvRouted) steps the target session from the
+//     delivering goroutine, under the cell. A user's deliveries go only to
+//     its own sessions (fsm addresses UEffDeliver to one of the user's
+//     resources), so the writes made under a cell are to the cell's user.
+//     Routes to users (other ones, or the same one again) are queued in the
+//     goroutine's local FIFO and carried out after the cell is released, in
+//     order; so is whatever a routed step asks of a user machine (S-81).
+//   - Conn.order is held by the goroutine that steps a session for the
+//     session's own sake (its Step, or EvReplaced / EvShutdown, which end
+//     it) from before fsm.Step until the step's user events (UEvBound,
+//     UEvBroadcast, UEvOutbound, UEvUnbound) have been given to the user
+//     machine. Without it a replacing connection or Shutdown could give the
+//     user machine a session's UEvUnbound before the UEvBound or presence
+//     the session's own goroutine is about to carry out, and the user
+//     machine would keep a resource no session holds. Routed stanzas do not
+//     take it.
+//   - Shard mutexes of the three sharded maps (users, the resource registry
+//     full JID → *Conn, attached connections) are leaves: held only for one
+//     map operation.
+//   - The store's own locks are leaves too.
+//
+// The lock order is Conn.order → cell.mu → Conn.mu → shard mutex (and the
+// output function, the store). Every path takes locks in that order and at
+// most one of each kind, so no cycle can form:
+//
+//   - no goroutine holds two cells: a user's routes wait in the FIFO, and
+//     an answer a user machine needs at once (UEffLoadOffline) steps the
+//     same cell again without unlocking it;
+//   - no goroutine holds two Conn.order: a replaced holder is stepped by
+//     the replacing connection after it released its own Conn.order, and a
+//     goroutine holding Conn.order only steps user machines and delivers
+//     stanzas, which never wait for a Conn.order;
+//   - a session is stepped under a cell, never a cell under a session.
+//
+// The output function is called under Conn.mu and often under a cell: it
+// must not block (append to the connection's capped buffer, impl/README.md
+// "Output") and must not call into the router.
+//
+// # Order
+//
+// One goroutine carries out everything a connection's step causes before
+// the next step, so the stanzas of one session reach a user, and its
+// sessions, in the order sent; nothing orders stanzas from different
+// sources. A user's store writes and deliveries happen in the order its
+// machine asked for them. A resource's UEvUnbound reaches its user before
+// the UEvBound of a connection that replaced it.
+//
+// # The registry
+//
+// A reservation maps the full JID to the connection (under Conn.mu, only
+// while the session still waits for the answer, so a session closed
+// meanwhile cannot leak an entry); EffReleaseResource and the close of a
+// session remove the entries that still map to it. Under ConflictReplace
+// the registry is taken over first and the holder is stepped with
+// EvReplaced afterwards, outside every lock; stanzas routed to the full JID
+// in between reach the new session, which answers them as a session that
+// is not yet bound does (S-81).
+//
+// # Store failures
+//
+// Store effects are carried out, and complete, before the effects that
+// follow. A failed write is counted (Stats.StoreErrors) and the step goes
+// on: the user machine has already moved on and there is no event to tell
+// it. A user machine that cannot be loaded answers EffLoadRoster with
+// EvRosterFailed and loses the events addressed to it. A stored message
+// refused for quota (store.ErrQuotaExceeded) is counted
+// (Stats.OfflineDropped) and dropped: fsm has no event that turns it into
+// the service-unavailable bounce RFC 6121 §8.5.2.1.1 suggests (it would
+// need e.g. a UEvStoreFailed answered by I-27's bounce).
+//
+// # Memory
+//
+// User machines stay loaded once used, including those of addresses with
+// no account; eviction of idle machines (no resources, no cell holder) is
+// still to do.
+package router

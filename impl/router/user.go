@@ -1,0 +1,183 @@
+package router
+
+import (
+	"errors"
+	"slices"
+	"sync"
+
+	"github.com/beevik/etree"
+	"github.com/xmppfsm/xmppfsm/fsm"
+	"github.com/xmppfsm/xmppfsm/impl/store"
+)
+
+// cell holds one user machine. mu is held while the machine steps and its
+// effects are carried out.
+type cell struct {
+	mu     sync.Mutex
+	loaded bool
+	u      fsm.User
+}
+
+// lockUser returns the cell of bare JID j locked, with its machine loaded
+// from the store on first use.
+func (r *Router) lockUser(j string) (*cell, error) {
+	cl := r.users.getOrCreate(j, func() *cell { return &cell{} })
+	cl.mu.Lock()
+	if cl.loaded {
+		return cl, nil
+	}
+	u, err := r.loadUser(j)
+	if err != nil {
+		cl.mu.Unlock()
+		r.storeErrors.Add(1)
+		return nil, err
+	}
+	cl.u, cl.loaded = u, true
+	return cl, nil
+}
+
+// loadUser reads the machine of bare JID j from the store.
+func (r *Router) loadUser(j string) (fsm.User, error) {
+	local := store.LocalOf(j)
+	exists := false
+	if local != "" && slices.Contains(r.policy.Hosts, domain(j)) {
+		_, ok, err := r.store.Account(local)
+		if err != nil {
+			return fsm.User{}, err
+		}
+		exists = ok
+	}
+	roster, err := r.store.Roster(j)
+	if err != nil {
+		return fsm.User{}, err
+	}
+	pending, err := r.store.Pending(j)
+	if err != nil {
+		return fsm.User{}, err
+	}
+	return fsm.NewUser(r.policy, j, exists, roster, pending), nil
+}
+
+// run is one goroutine's work in progress: the local FIFO of events for
+// user machines that wait until no user cell is held.
+type run struct {
+	r    *Router
+	q    []userJob
+	head int
+	jobs []userJob // stepOwn's buffer
+}
+
+func (r *Router) getRun() *run { return r.runs.Get().(*run) }
+
+func (r *Router) putRun(w *run) {
+	clear(w.q)
+	w.q, w.head = w.q[:0], 0
+	r.runs.Put(w)
+}
+
+// drain carries out the queued user events, in order, until none is left.
+func (w *run) drain() {
+	for w.head < len(w.q) {
+		j := w.q[w.head]
+		w.q[w.head] = userJob{}
+		w.head++
+		w.stepUser(j.user, j.ev)
+	}
+	w.q, w.head = w.q[:0], 0
+}
+
+// stepUser steps the user machine of bare JID j with ev and carries out
+// its effects while holding its cell. A user that cannot be loaded loses
+// the event (counted in Stats.StoreErrors).
+func (w *run) stepUser(j string, ev fsm.UserEvent) {
+	cl, err := w.r.lockUser(j)
+	if err != nil {
+		return
+	}
+	w.stepLocked(cl, j, ev)
+	cl.mu.Unlock()
+}
+
+// stepLocked steps the machine in cl, which the caller holds.
+func (w *run) stepLocked(cl *cell, j string, ev fsm.UserEvent) {
+	next, effects := fsm.StepUser(cl.u, ev)
+	cl.u = next
+	w.userEffects(cl, j, effects)
+}
+
+// userEffects carries out the effects of user j, whose cell cl the caller
+// holds: store effects and deliveries to j's sessions at once, in order;
+// routes to users (j included) queued for after the cell is released.
+func (w *run) userEffects(cl *cell, j string, effects []fsm.UserEffect) {
+	r := w.r
+	for _, e := range effects {
+		switch e.Kind {
+		case fsm.UEffDeliver:
+			c, ok := r.reg.get(e.Target)
+			if !ok {
+				r.undeliverable.Add(1)
+				continue
+			}
+			// user → session: the only nesting. What the session's step
+			// asks of user machines waits in the FIFO.
+			w.q, _ = c.stepConn(fsm.Event{Kind: fsm.EvRouted, Elem: e.Elem, From: e.From, To: e.To}, false, w.q)
+		case fsm.UEffRoute:
+			if !hasLocal(e.To) {
+				w.userEffects(cl, j, fsm.AnswerServer(domain(e.To), e.From, e.Elem))
+				continue
+			}
+			w.q = append(w.q, userJob{bare(e.To), fsm.UserEvent{Kind: fsm.UEvInbound, From: e.From, To: e.To, Elem: e.Elem, Directed: e.Directed}})
+		case fsm.UEffSaveItem:
+			w.storeErr(r.store.SaveItem(j, e.Item, e.Version))
+		case fsm.UEffRemoveItem:
+			w.storeErr(r.store.RemoveItem(j, e.Item.JID, e.Version))
+		case fsm.UEffSavePending:
+			w.storeErr(r.store.SavePending(j, fsm.PendingRequest{From: e.From, Elem: e.Elem}))
+		case fsm.UEffDeletePending:
+			w.storeErr(r.store.DeletePending(j, e.From))
+		case fsm.UEffStoreOffline:
+			el := e.Elem.Copy()
+			setAttr(el, "from", e.From)
+			setAttr(el, "to", e.To)
+			err := r.store.StoreOffline(j, fsm.StoredMessage{Elem: el, Stamp: r.clock()})
+			if errors.Is(err, store.ErrQuotaExceeded) {
+				r.offlineDropped.Add(1) // dropped: fsm has no event to bounce it (see doc.go)
+				continue
+			}
+			w.storeErr(err)
+		case fsm.UEffLoadOffline:
+			msgs, err := r.store.Offline(j)
+			if err != nil {
+				w.storeErr(err)
+				msgs = nil // answered with none: nothing delivered, nothing deleted
+			}
+			w.stepLocked(cl, j, fsm.UserEvent{Kind: fsm.UEvOfflineLoaded, To: e.To, Offline: msgs})
+		case fsm.UEffDeleteOffline:
+			w.storeErr(r.store.DeleteOffline(j, e.Count))
+		}
+	}
+}
+
+func (w *run) storeErr(err error) {
+	if err != nil {
+		w.r.storeErrors.Add(1)
+	}
+}
+
+// hasLocal reports whether JID j has a localpart.
+func hasLocal(j string) bool {
+	for i := 0; i < len(j) && j[i] != '/'; i++ {
+		if j[i] == '@' {
+			return true
+		}
+	}
+	return false
+}
+
+func setAttr(el *etree.Element, key, value string) {
+	if value == "" {
+		return
+	}
+	el.RemoveAttr(key)
+	el.CreateAttr(key, value)
+}
