@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xmppfsm/xmppfsm/impl/server/xclient"
+	"github.com/xmppfsm/xmppfsm/impl/store/boltstore"
+)
+
+func testEnv(ctx context.Context, stdin string) (*env, *strings.Builder) {
+	out := &strings.Builder{}
+	return &env{ctx: ctx, stdin: strings.NewReader(stdin), stdout: out, stderr: io.Discard}, out
+}
+
+func TestServeAndLogin(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	e, _ := testEnv(context.Background(), "secret\n")
+	if err := runWith(e, []string{"user", "add", "alice@localhost", "--password-stdin", "--data", data}); err != nil {
+		t.Fatalf("user add: %v", err)
+	}
+	e, _ = testEnv(context.Background(), "secret\n")
+	if err := runWith(e, []string{"user", "add", "alice", "--password-stdin", "--data", data}); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("second user add: %v", err)
+	}
+	e, out := testEnv(context.Background(), "")
+	if err := runWith(e, []string{"user", "list", "--data", data}); err != nil || out.String() != "alice\n" {
+		t.Fatalf("user list: %q %v", out, err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr := make(chan string, 1)
+	e, _ = testEnv(ctx, "")
+	e.ready = func(a string) { addr <- a }
+	served := make(chan error, 1)
+	go func() {
+		served <- runWith(e, []string{"serve", "--domain", "localhost", "--c2s", "127.0.0.1:0", "--data", data, "--insecure-plain"})
+	}()
+	var a string
+	select {
+	case a = <-addr:
+	case err := <-served:
+		t.Fatalf("serve: %v", err)
+	case <-time.After(xclient.Timeout):
+		t.Fatal("serve did not start")
+	}
+	if _, err := os.Stat(filepath.Join(data, "cert.pem")); err != nil {
+		t.Errorf("no self-signed certificate: %v", err)
+	}
+
+	// A second server on the same data directory is refused.
+	e2, _ := testEnv(context.Background(), "")
+	err := runWith(e2, []string{"serve", "--domain", "localhost", "--c2s", "127.0.0.1:0", "--data", data})
+	if !errors.Is(err, boltstore.ErrLocked) {
+		t.Errorf("second serve: %v, want ErrLocked", err)
+	}
+
+	c := xclient.Dial(t, a, "localhost")
+	features := c.Open()
+	if features.FindElement("starttls") == nil {
+		t.Errorf("STARTTLS not offered")
+	}
+	if el := c.Plain("alice", "secret"); el.Tag != "success" {
+		t.Fatalf("login: <%s>", el.Tag)
+	}
+	c.Restart()
+	if j := c.Bind("r"); j != "alice@localhost/r" {
+		t.Fatalf("bound %q", j)
+	}
+
+	// SIGINT/SIGTERM cancel the context: a graceful shutdown.
+	cancel()
+	if cond := c.ExpectStreamError(); cond != "system-shutdown" {
+		t.Errorf("stream error %q", cond)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "no command"},
+		{[]string{"frob"}, "unknown command"},
+		{[]string{"serve", "--bogus"}, "flag provided but not defined"},
+		{[]string{"serve", "--data", data}, "--domain is required"},
+		{[]string{"serve", "--domain", "localhost", "--data", data, "--c2s", ln.Addr().String()}, "address already in use"},
+		{[]string{"user", "del", "nobody", "--data", data}, "no user nobody"},
+		{[]string{"user", "add", "--password-stdin", "--data", data}, "want 1 argument"},
+		{[]string{"user", "passwd", "x@y@z", "--password-stdin", "--data", data}, "bad domain"},
+		{[]string{"user", "add", "a b", "--password-stdin", "--data", data}, "bad localpart"},
+	} {
+		e, _ := testEnv(context.Background(), "pw\n")
+		err := runWith(e, tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+	// run is the entry point on the process's standard streams.
+	if err := run([]string{"user", "list", "--data", data}); err != nil {
+		t.Errorf("run user list: %v", err)
+	}
+}

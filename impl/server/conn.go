@@ -1,0 +1,393 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/xmppfsm/xmppfsm/fsm"
+	"github.com/xmppfsm/xmppfsm/impl/router"
+	"github.com/xmppfsm/xmppfsm/impl/sasl"
+	"github.com/xmppfsm/xmppfsm/impl/stream"
+)
+
+// conn is one client connection.
+type conn struct {
+	s   *Server
+	id  string
+	raw net.Conn // the TCP connection: deadlines and closing
+	log *slog.Logger
+	rc  *router.Conn
+
+	// Owned by the reader goroutine.
+	reader   *stream.Reader
+	cb       sasl.ChannelBinding
+	exch     sasl.Exchange
+	first    []fsm.Effect // the effects of EvConnect, stepped by start
+	lastRead time.Time
+
+	// mu guards the output buffer and the flags below; out takes it and
+	// never blocks on the network.
+	mu      sync.Mutex
+	w       *stream.Writer // writes into pending
+	pending bytes.Buffer
+	closeAt bool // EffClose: send what is pending, then close
+	abort   bool // EffAbort or overflow: close at once
+	reason  string
+	wake    chan struct{} // cap 1: the writer has work
+
+	// wmu is held while pending bytes go to the network (by the writer
+	// goroutine, or by the reader for STARTTLS), and guards dst.
+	wmu sync.Mutex
+	dst io.Writer // raw, then the TLS connection
+
+	done chan struct{} // closed when the reader goroutine ends
+
+	// The negotiation timer.
+	tmu      sync.Mutex
+	negTimer *time.Timer
+	negFired atomic.Bool
+}
+
+func newConn(s *Server, nc net.Conn, id string) *conn {
+	c := &conn{
+		s:    s,
+		id:   id,
+		raw:  nc,
+		log:  s.log.With("conn", id),
+		wake: make(chan struct{}, 1),
+		dst:  nc,
+		done: make(chan struct{}),
+	}
+	c.w = stream.NewWriter(&c.pending)
+	c.rc = s.router.Attach(id, c.out)
+	c.first = c.rc.Step(fsm.Event{Kind: fsm.EvConnect})
+	return c
+}
+
+// out receives the writes of every step of the session (see
+// router.Attach): it appends to the output buffer and wakes the writer.
+func (c *conn) out(e fsm.Effect) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.abort {
+		return
+	}
+	var err error
+	switch e.Kind {
+	case fsm.EffSendHeader:
+		err = c.w.WriteHeader(e.Header)
+	case fsm.EffSend:
+		err = c.w.WriteElement(e.Elem, e.From, e.To)
+	case fsm.EffClose:
+		err = c.w.WriteClose()
+		c.closeAt = true
+	case fsm.EffAbort:
+		c.abort = true
+		c.reason = "aborted"
+	default:
+		// EffStopTimer after a step another goroutine made (EvShutdown,
+		// EvReplaced): the reader goroutine stops its timer when it ends.
+		return
+	}
+	if err == nil {
+		err = c.w.Flush() // into pending: memory only
+	}
+	if err != nil {
+		c.abort, c.reason = true, "write: "+err.Error()
+	}
+	if c.pending.Len() > MaxOutput {
+		c.abort, c.reason = true, "output buffer full"
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// writeLoop sends the output buffer whenever out wakes it, until the
+// connection is closed.
+func (c *conn) writeLoop() {
+	defer c.s.wg.Done()
+	for {
+		select {
+		case <-c.wake:
+			if !c.send() {
+				return
+			}
+		case <-c.done:
+			c.send()
+			return
+		}
+	}
+}
+
+// send writes what is pending; it reports false once the connection is
+// closed.
+func (c *conn) send() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	for {
+		c.mu.Lock()
+		data := bytes.Clone(c.pending.Bytes())
+		c.pending.Reset()
+		closeAt, abort := c.closeAt, c.abort
+		c.mu.Unlock()
+		if abort {
+			c.raw.Close()
+			return false
+		}
+		if len(data) == 0 {
+			if closeAt {
+				c.raw.Close()
+				return false
+			}
+			return true
+		}
+		_ = c.raw.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := c.dst.Write(data); err != nil {
+			c.mu.Lock()
+			c.abort, c.reason = true, "write: "+err.Error()
+			c.mu.Unlock()
+			c.raw.Close()
+			return false
+		}
+	}
+}
+
+var (
+	errNegotiationTimeout = errors.New("negotiation timeout")
+	errIdleTimeout        = errors.New("idle timeout")
+)
+
+// timedReader reads from src with the connection's idle limit, and ends
+// with errNegotiationTimeout when the negotiation timer fires.
+type timedReader struct {
+	c   *conn
+	src io.Reader
+}
+
+func (r timedReader) Read(p []byte) (int, error) {
+	c := r.c
+	idle := c.s.cfg.IdleTimeout
+	for {
+		if idle > 0 {
+			_ = c.raw.SetReadDeadline(c.lastRead.Add(idle))
+		} else {
+			_ = c.raw.SetReadDeadline(time.Time{})
+		}
+		// After setting the deadline: a timer that fired since then has
+		// set its own (now), which wins.
+		if c.negFired.Load() {
+			return 0, errNegotiationTimeout
+		}
+		n, err := r.src.Read(p)
+		if n > 0 {
+			c.lastRead = time.Now()
+		}
+		var ne net.Error
+		if n == 0 && err != nil && errors.As(err, &ne) && ne.Timeout() {
+			switch {
+			case c.negFired.Load():
+				return 0, errNegotiationTimeout
+			case idle > 0 && time.Since(c.lastRead) >= idle:
+				return 0, errIdleTimeout
+			}
+			continue // a timer stopped too late
+		}
+		return n, err
+	}
+}
+
+// serve is the reader goroutine: it reads events, steps the session and
+// carries out the effects the router leaves to the connection.
+func (c *conn) serve() {
+	defer c.s.wg.Done()
+	defer c.s.forget(c)
+	defer close(c.done)
+	defer c.stopTimer()
+	c.log.Info("connection accepted", "remote", c.raw.RemoteAddr().String())
+	c.lastRead = time.Now()
+	c.reader = stream.NewReader(timedReader{c, c.raw}, stream.ReaderOptions{MaxStanza: c.s.cfg.MaxStanza})
+	var cause string
+	if c.carry(c.first) {
+		for {
+			ev, err := c.reader.Next()
+			if err != nil {
+				ev = c.readError(err)
+				cause = ev.Text
+				if ev.Kind == fsm.EvTimeout {
+					cause = err.Error()
+				}
+			} else if ev.Kind == fsm.EvXMLError {
+				cause = "xml error: " + ev.Condition
+			}
+			if !c.carry(c.rc.Step(ev)) {
+				break
+			}
+			if err != nil {
+				// The reader's error is final: make sure the session ends.
+				c.carry(c.rc.Step(fsm.Event{Kind: fsm.EvConnLost, Text: cause}))
+				break
+			}
+		}
+	}
+	c.mu.Lock()
+	if !c.closeAt && !c.abort {
+		c.abort = true // the session ended without closing: EvConnLost
+	}
+	if c.reason != "" {
+		cause = c.reason
+	}
+	c.mu.Unlock()
+	if cause == "" {
+		cause = "closed by server"
+	}
+	c.log.Info("connection closed", "reason", cause)
+}
+
+// readError turns a read error into the event for the session.
+func (c *conn) readError(err error) fsm.Event {
+	switch {
+	case errors.Is(err, errNegotiationTimeout):
+		return fsm.Event{Kind: fsm.EvTimeout, Timer: fsm.TimerNegotiation}
+	case errors.Is(err, errIdleTimeout):
+		return fsm.Event{Kind: fsm.EvTimeout, Timer: fsm.TimerIdle}
+	case errors.Is(err, io.EOF):
+		return fsm.Event{Kind: fsm.EvConnLost, Text: "closed"}
+	default:
+		return fsm.Event{Kind: fsm.EvConnLost, Text: err.Error()}
+	}
+}
+
+// carry carries out effects (stepping the session with the answers) and
+// reports whether the session is still open.
+func (c *conn) carry(effects []fsm.Effect) bool {
+	for len(effects) > 0 {
+		e := effects[0]
+		effects = effects[1:]
+		var ev fsm.Event
+		switch e.Kind {
+		case fsm.EffStartTLS:
+			ev = c.startTLS()
+		case fsm.EffResetStream:
+			c.reader.Reset(nil)
+			continue
+		case fsm.EffSASLStart:
+			c.exch, ev = c.s.sasl.Start(e.Mechanism, e.Data, c.cb)
+			c.logSASL(e.Mechanism, ev)
+		case fsm.EffSASLStep:
+			if c.exch == nil {
+				ev = fsm.Event{Kind: fsm.EvSASLFailure, Condition: "malformed-request"}
+			} else {
+				ev = c.exch.Step(e.Data)
+			}
+			c.logSASL("", ev)
+		case fsm.EffStartTimer:
+			if e.Timer == fsm.TimerNegotiation {
+				c.startTimer()
+			}
+			continue
+		case fsm.EffStopTimer:
+			if e.Timer == fsm.TimerNegotiation {
+				c.stopTimer()
+			}
+			continue
+		default:
+			continue
+		}
+		effects = append(c.rc.Step(ev), effects...)
+	}
+	return c.rc.Session().Phase != fsm.Closed
+}
+
+func (c *conn) logSASL(mech string, ev fsm.Event) {
+	switch ev.Kind {
+	case fsm.EvSASLSuccess:
+		c.log.Info("authenticated", "user", ev.Username)
+	case fsm.EvSASLFailure:
+		c.log.Info("authentication failed", "mechanism", mech, "condition", ev.Condition)
+	}
+}
+
+// startTLS sends what is pending (<proceed/>), then runs the handshake.
+func (c *conn) startTLS() fsm.Event {
+	if c.s.cfg.TLS == nil {
+		return fsm.Event{Kind: fsm.EvTLSFailed}
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.mu.Lock()
+	data := bytes.Clone(c.pending.Bytes())
+	c.pending.Reset()
+	c.mu.Unlock()
+	_ = c.raw.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := c.raw.Write(data); err != nil {
+		c.log.Info("tls failed", "err", err)
+		return fsm.Event{Kind: fsm.EvTLSFailed}
+	}
+	if n := c.reader.Buffered(); n != 0 {
+		c.log.Info("tls failed", "err", "client sent data after starttls", "bytes", n)
+		return fsm.Event{Kind: fsm.EvTLSFailed}
+	}
+	tc := tls.Server(c.raw, c.s.cfg.TLS)
+	timeout := c.s.cfg.NegotiationTimeout
+	if timeout <= 0 {
+		timeout = DefaultNegotiationTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_ = c.raw.SetReadDeadline(time.Time{})
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.log.Info("tls failed", "err", err)
+		return fsm.Event{Kind: fsm.EvTLSFailed}
+	}
+	st := tc.ConnectionState()
+	if cb, err := sasl.TLSExporter(&st); err == nil {
+		c.cb = cb
+	}
+	c.dst = tc
+	c.reader.Reset(timedReader{c, tc})
+	c.log.Info("tls established", "version", tls.VersionName(st.Version))
+	return fsm.Event{Kind: fsm.EvTLSDone}
+}
+
+func (c *conn) startTimer() {
+	d := c.s.cfg.NegotiationTimeout
+	if d <= 0 {
+		return
+	}
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	if c.negTimer != nil {
+		c.negTimer.Stop()
+	}
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		c.tmu.Lock()
+		defer c.tmu.Unlock()
+		if c.negTimer != t {
+			return // stopped meanwhile
+		}
+		c.negFired.Store(true)
+		_ = c.raw.SetReadDeadline(time.Now())
+	})
+	c.negTimer = t
+}
+
+func (c *conn) stopTimer() {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	if c.negTimer != nil {
+		c.negTimer.Stop()
+		c.negTimer = nil
+	}
+	c.negFired.Store(false)
+}

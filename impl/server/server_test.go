@@ -1,0 +1,289 @@
+package server_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xdg-go/scram"
+	"github.com/xmppfsm/xmppfsm/impl/sasl"
+	"github.com/xmppfsm/xmppfsm/impl/server"
+	"github.com/xmppfsm/xmppfsm/impl/server/xclient"
+	"github.com/xmppfsm/xmppfsm/impl/store/memstore"
+)
+
+const iterations = 4096 // xdg-go/scram's client refuses fewer
+
+type testServer struct {
+	srv  *server.Server
+	addr string
+	logs *logBuf
+}
+
+// start runs a server on 127.0.0.1:0 with accounts alice and bob.
+func start(t *testing.T, mod func(*server.Config)) *testServer {
+	t.Helper()
+	st := memstore.New(memstore.Options{})
+	for user, pass := range map[string]string{"alice": "wonderland", "bob": "builder"} {
+		creds, err := sasl.NewCredentials(pass, iterations, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := creds.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateAccount(user, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := &logBuf{}
+	cfg := server.Config{
+		Domains:    []string{"localhost"},
+		Store:      st,
+		Iterations: iterations,
+		Logger:     slog.New(slog.NewTextHandler(logs, nil)),
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-served; !errors.Is(err, server.ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
+		st.Close()
+	})
+	return &testServer{srv: srv, addr: ln.Addr().String(), logs: logs}
+}
+
+func plain(c *server.Config) { c.InsecurePlain = true }
+
+func TestPlainSession(t *testing.T) {
+	ts := start(t, plain)
+	alice := xclient.Dial(t, ts.addr, "localhost")
+	if got := alice.Login("alice", "wonderland", "rabbit"); got != "alice@localhost/rabbit" {
+		t.Fatalf("alice bound %q", got)
+	}
+	alice.Send(`<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>`)
+	iq := alice.Expect("iq")
+	if iq.SelectAttrValue("type", "") != "result" || iq.SelectElement("query") == nil {
+		t.Fatalf("roster get: type %q", iq.SelectAttrValue("type", ""))
+	}
+	alice.Send(`<presence/>`)
+
+	bob := xclient.Dial(t, ts.addr, "localhost")
+	bob.Login("bob", "builder", "site")
+	bob.Send(`<presence/>`)
+
+	alice.Send(`<message to='bob@localhost/site' type='chat' id='m1'><body>hello bob</body></message>`)
+	msg := bob.Expect("message")
+	if from := msg.SelectAttrValue("from", ""); from != "alice@localhost/rabbit" {
+		t.Errorf("message from %q", from)
+	}
+	if body := msg.FindElement("body"); body == nil || body.Text() != "hello bob" {
+		t.Errorf("message body: %v", body)
+	}
+
+	alice.Send(`</stream:stream>`)
+	alice.ExpectEnd()
+	bob.Send(`</stream:stream>`)
+	bob.ExpectEnd()
+}
+
+func TestWrongPassword(t *testing.T) {
+	ts := start(t, plain)
+	c := xclient.Dial(t, ts.addr, "localhost")
+	c.Open()
+	el := c.Plain("alice", "queen")
+	if el.Tag != "failure" || el.SelectElement("not-authorized") == nil {
+		t.Fatalf("wrong password: got <%s>", el.Tag)
+	}
+	// The stream stays open for another try.
+	if el := c.Plain("alice", "wonderland"); el.Tag != "success" {
+		t.Fatalf("second try: got <%s>", el.Tag)
+	}
+	if strings.Contains(ts.logs.String(), "queen") || strings.Contains(ts.logs.String(), "wonderland") {
+		t.Errorf("a password is logged:\n%s", ts.logs)
+	}
+}
+
+func TestStanzaBeforeAuth(t *testing.T) {
+	ts := start(t, plain)
+	c := xclient.Dial(t, ts.addr, "localhost")
+	c.Open()
+	c.Send(`<message to='bob@localhost'><body>hi</body></message>`)
+	if cond := c.ExpectStreamError(); cond != "not-authorized" {
+		t.Fatalf("stream error %q", cond)
+	}
+}
+
+func TestShutdown(t *testing.T) {
+	ts := start(t, plain)
+	c := xclient.Dial(t, ts.addr, "localhost")
+	c.Login("alice", "wonderland", "r")
+	c.Send(`<presence/>`)
+	c.Expect("presence") // our own presence: the session is established
+	pending := xclient.Dial(t, ts.addr, "localhost")
+	pending.Open() // not authenticated yet
+	done := make(chan error, 1)
+	go func() { done <- ts.srv.Shutdown(context.Background()) }()
+	if cond := c.ExpectStreamError(); cond != "system-shutdown" {
+		t.Errorf("bound client: stream error %q", cond)
+	}
+	if cond := pending.ExpectStreamError(); cond != "system-shutdown" {
+		t.Errorf("unauthenticated client: stream error %q", cond)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// No new connection is served.
+	nc, err := net.DialTimeout("tcp", ts.addr, time.Second)
+	if err == nil {
+		nc.SetReadDeadline(time.Now().Add(xclient.Timeout))
+		if _, err := nc.Read(make([]byte, 1)); err == nil || !errors.Is(err, io.EOF) && !isReset(err) {
+			t.Errorf("after shutdown: read %v", err)
+		}
+		nc.Close()
+	}
+}
+
+func isReset(err error) bool {
+	return strings.Contains(err.Error(), "reset") || strings.Contains(err.Error(), "refused")
+}
+
+func TestNegotiationTimeout(t *testing.T) {
+	ts := start(t, func(c *server.Config) {
+		c.InsecurePlain = true
+		c.NegotiationTimeout = 200 * time.Millisecond
+	})
+	c := xclient.Dial(t, ts.addr, "localhost")
+	c.Open()
+	if cond := c.ExpectStreamError(); cond != "connection-timeout" {
+		t.Fatalf("stream error %q", cond)
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	ts := start(t, func(c *server.Config) {
+		c.InsecurePlain = true
+		c.IdleTimeout = 300 * time.Millisecond
+	})
+	c := xclient.Dial(t, ts.addr, "localhost")
+	c.Login("alice", "wonderland", "r")
+	if cond := c.ExpectStreamError(); cond != "connection-timeout" {
+		t.Fatalf("stream error %q", cond)
+	}
+}
+
+func tlsConfigs(t *testing.T) (srv, cli *tls.Config) {
+	t.Helper()
+	certPEM, keyPEM, err := server.SelfSigned([]string{"localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(certPEM) {
+		t.Fatal("bad certificate")
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		&tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}
+}
+
+func TestStartTLSScram(t *testing.T) {
+	scfg, ccfg := tlsConfigs(t)
+	ts := start(t, func(c *server.Config) {
+		c.TLS = scfg
+		c.RequireTLS = true
+	})
+	c := xclient.Dial(t, ts.addr, "localhost")
+	features := c.Open()
+	if features.FindElement("starttls/required") == nil {
+		t.Fatalf("STARTTLS not required")
+	}
+	if features.FindElement("mechanisms") != nil {
+		t.Fatalf("mechanisms offered before TLS")
+	}
+	_, features = c.StartTLS(ccfg)
+	var mechs []string
+	for _, m := range features.FindElements("mechanisms/mechanism") {
+		mechs = append(mechs, m.Text())
+	}
+	if !strings.Contains(strings.Join(mechs, " "), "SCRAM-SHA-256") {
+		t.Fatalf("mechanisms %v", mechs)
+	}
+	if c.Scram("SCRAM-SHA-256", "alice", "wrong", nil) {
+		t.Fatal("wrong password accepted")
+	}
+	if !c.Scram("SCRAM-SHA-256", "alice", "wonderland", nil) {
+		t.Fatal("SCRAM-SHA-256 failed")
+	}
+	c.Restart()
+	if got := c.Bind("tls"); got != "alice@localhost/tls" {
+		t.Fatalf("bound %q", got)
+	}
+	c.Send(`</stream:stream>`)
+	c.ExpectEnd()
+}
+
+func TestStartTLSScramPlus(t *testing.T) {
+	scfg, ccfg := tlsConfigs(t)
+	ts := start(t, func(c *server.Config) { c.TLS = scfg })
+	c := xclient.Dial(t, ts.addr, "localhost")
+	c.Open()
+	tc, _ := c.StartTLS(ccfg)
+	st := tc.ConnectionState()
+	cb, err := scram.NewTLSExporterBinding(&st)
+	if err != nil {
+		t.Skipf("no tls-exporter binding: %v", err)
+	}
+	if !c.Scram("SCRAM-SHA-256-PLUS", "bob", "builder", &cb) {
+		t.Fatal("SCRAM-SHA-256-PLUS failed")
+	}
+	c.Restart()
+	c.Bind("plus")
+}
+
+// logBuf collects the server's logs; it is safe for concurrent use.
+type logBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
