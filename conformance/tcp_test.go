@@ -1,0 +1,299 @@
+package conformance
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xmppfsm/xmppfsm/impl/sasl"
+	"github.com/xmppfsm/xmppfsm/impl/server"
+	"github.com/xmppfsm/xmppfsm/impl/store/memstore"
+)
+
+// tcpIterations is the PBKDF2 iteration count of the test accounts: low,
+// to keep SCRAM fast under -race.
+const tcpIterations = 64
+
+// tcpTestOptions are the TCP target's options in these tests: a quiet
+// period shorter than the default keeps the run short on loopback.
+var tcpTestOptions = TCPOptions{QuietPeriod: 100 * time.Millisecond, MinIterations: tcpIterations}
+
+// startServer runs impl/server on 127.0.0.1:0 for host localhost, with a
+// memstore account for every client s declares, and returns its address.
+// tlsCfg, when set, is the server's STARTTLS configuration.
+func startServer(t *testing.T, s *Script, tlsCfg *tls.Config) string {
+	t.Helper()
+	st := memstore.New(memstore.Options{})
+	done := map[string]bool{}
+	for _, c := range s.Clients {
+		local, _, _, err := splitJID(c.JID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done[local] {
+			continue
+		}
+		done[local] = true
+		creds, err := sasl.NewCredentials(c.Password, tcpIterations, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := creds.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateAccount(local, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, err := server.New(server.Config{
+		Domains:       []string{"localhost"},
+		Store:         st,
+		TLS:           tlsCfg,
+		InsecurePlain: true,
+		Iterations:    tcpIterations,
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; !errors.Is(err, server.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+		st.Close()
+	})
+	return ln.Addr().String()
+}
+
+// knownTCPFailure is a script that fails over TCP against impl/server,
+// with the failure it stops at.
+type knownTCPFailure struct {
+	line int
+	kind FailureKind
+	why  string
+	// race: the failure depends on the order in which the server's
+	// goroutines handle two connections' stanzas, so the script may pass.
+	race bool
+}
+
+// crossConnRace explains the known failures that come from the order of
+// two connections' stanzas.
+const crossConnRace = "timing assumption, not a server bug: the script has one client send a directed " +
+	"presence that produces no output, then another client at once send a stanza whose answer depends on " +
+	"that presence having been handled. In process the hub runs each event to completion; over TCP each " +
+	"connection has its own reader goroutine, so the server may handle the second stanza first and rightly " +
+	"treat its sender as a stranger (no answer)"
+
+// knownTCPCorpusFailures are corpus scripts that pass in process and fail
+// over TCP against impl/server. The test fails when one passes (remove it
+// then, unless race is set) or fails elsewhere.
+var knownTCPCorpusFailures = map[string]knownTCPFailure{
+	// Juliet's <presence to="nurse@localhost"/> (line 86), then the
+	// Nurse's probe of Juliet's full JID (line 89): answered only when
+	// the directed presence was handled first (I-15/I-17).
+	"probes.scs": {94, FailNothingReceived, crossConnRace, true},
+	// Romeo's <presence to="nurse@localhost"/> (line 100), then the
+	// Nurse's iq to Romeo's full JID (line 102): refused as from a
+	// stranger (and dropped) unless the directed presence came first.
+	"iq_full_jid.scs": {112, FailNothingReceived, crossConnRace, true},
+	// Juliet's subscribed and subscribe (lines 29, 32), then Romeo's
+	// subscribed and roster get (lines 35, 38) with no receive between:
+	// the roster result may be built before Juliet's stanzas are handled
+	// (subscription "none", ask and approved instead of "both").
+	"roster_remove.scs": {42, FailMismatch, "timing assumption, not a server bug: two connections' " +
+		"subscription stanzas and a roster get with no receive between them; over TCP the roster get may " +
+		"be answered before the other connection's stanzas are handled", true},
+}
+
+// knownTCPProsodyFailures are Prosody core scripts that fail over TCP
+// against impl/server.
+var knownTCPProsodyFailures = map[string]knownTCPFailure{
+	// Romeo's message to Juliet's bare JID (line 66), then the phone's
+	// initial presence (line 73): when the server handles the presence
+	// first, the message is delivered live (no <delay/>), not stored and
+	// flushed. Same class of race as crossConnRace.
+	"basic_message.scs": {78, FailMismatch, "timing assumption, not a server bug: the bare-JID message and " +
+		"the recipient's initial presence come from two connections, and over TCP the server may handle " +
+		"the presence first, delivering the message live without <delay/>", true},
+	"issue1121.scs": {32, FailNothingReceived, "server.Config cannot set policy extras: impl/server runs " +
+		"fsm.DefaultPolicy, without SubscribeAck and ProbeOnApproval, which Prosody (and ProsodyTestPolicy " +
+		"in process) has; under the RFC's defaults the script fails where Prosody acknowledges the " +
+		"subscription request (as TestProsodyExtrasArePolicies shows in process)", false},
+}
+
+// tcpTally counts outcomes of parallel subtests.
+type tcpTally struct {
+	mu                          sync.Mutex
+	passed, known, failed, skip int
+}
+
+func (c *tcpTally) add(p *int) {
+	c.mu.Lock()
+	*p++
+	c.mu.Unlock()
+}
+
+// runOverTCP runs s against a fresh server over TCP and checks the result
+// against known.
+func runOverTCP(t *testing.T, s *Script, known map[string]knownTCPFailure, tally *tcpTally) {
+	addr := startServer(t, s, nil)
+	start := time.Now()
+	res := Run(s, NewTCP(addr, tcpTestOptions))
+	k, isKnown := known[s.Name]
+	switch {
+	case res.Passed() && isKnown && k.race:
+		tally.add(&tally.passed)
+		t.Logf("%s (known to fail when the server's goroutines race: this time they did not)", res)
+	case res.Passed() && isKnown:
+		tally.add(&tally.failed)
+		t.Errorf("%s passes over TCP now: remove it from the known failures\n%s", s.Name, res)
+	case res.Passed():
+		tally.add(&tally.passed)
+		t.Logf("%s in %v", res, time.Since(start).Round(time.Millisecond))
+	case !isKnown:
+		tally.add(&tally.failed)
+		t.Errorf("over TCP:\n%s", res)
+	case k.race && (res.Failures[0].Line != k.line || res.Failures[0].Kind != k.kind):
+		// A race may strike at another of the script's cross-connection steps.
+		tally.add(&tally.known)
+		t.Logf("known race over TCP, struck elsewhere this time: %s\n%s", k.why, res)
+	case res.Failures[0].Line != k.line || res.Failures[0].Kind != k.kind:
+		tally.add(&tally.failed)
+		t.Errorf("%s fails over TCP at line %d (%s), known failure at line %d (%s):\n%s",
+			s.Name, res.Failures[0].Line, res.Failures[0].Kind, k.line, k.kind, res)
+	default:
+		tally.add(&tally.known)
+		t.Logf("known failure over TCP: %s\n%s", k.why, res)
+	}
+}
+
+// TestTCPCorpus runs over TCP, against impl/server, the corpus scripts the
+// TCP target can run (TCPUnsupported) and that need no policy tag
+// (server.Config has no policy knobs besides TLS and PLAIN).
+func TestTCPCorpus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("network target: skipped in -short mode")
+	}
+	scripts := corpusScripts(t)
+	var tally tcpTally
+	t.Run("scripts", func(t *testing.T) {
+		for _, s := range scripts {
+			t.Run(s.Name, func(t *testing.T) {
+				if why := TCPUnsupported(s); why != "" {
+					tally.add(&tally.skip)
+					t.Skipf("the TCP target cannot run it: %s", why)
+				}
+				for _, tag := range s.Tags {
+					if strings.HasPrefix(tag, PolicyTag) {
+						tally.add(&tally.skip)
+						t.Skipf("needs %q, which server.Config cannot set", tag)
+					}
+				}
+				t.Parallel()
+				runOverTCP(t, s, knownTCPCorpusFailures, &tally)
+			})
+		}
+	})
+	t.Logf("corpus over TCP: %d of %d scripts run pass, %d known failures, %d unexpected failures; %d skipped",
+		tally.passed, tally.passed+tally.known+tally.failed, tally.known, tally.failed, tally.skip)
+}
+
+// TestTCPProsodyCore runs Prosody's core c2s scripts over TCP against
+// impl/server.
+func TestTCPProsodyCore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("network target: skipped in -short mode")
+	}
+	prosodyScripts(t)
+	var tally tcpTally
+	t.Run("scripts", func(t *testing.T) {
+		for _, name := range []string{"basic", "basic_message", "basic_roster", "presence_preapproval", "keep_full_sub_req", "issue1121"} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				s := parseFile(t, filepath.Join(prosodyDir, name+".scs"))
+				runOverTCP(t, s, knownTCPProsodyFailures, &tally)
+			})
+		}
+	})
+	t.Logf("Prosody core over TCP: %d of %d pass, %d known failures, %d unexpected failures",
+		tally.passed, tally.passed+tally.known+tally.failed, tally.known, tally.failed)
+}
+
+// TestTCPStartTLS logs in over STARTTLS (a self-signed certificate the
+// client trusts) and runs a corpus script.
+func TestTCPStartTLS(t *testing.T) {
+	certPEM, keyPEM, err := server.SelfSigned([]string{"localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(certPEM)
+	s := parseFile(t, filepath.Join(corpusDir, "message_full_jid.scs"))
+	addr := startServer(t, s, &tls.Config{Certificates: []tls.Certificate{cert}})
+
+	opts := tcpTestOptions
+	// Without a TLS configuration the target logs in without TLS (the
+	// server offers STARTTLS without requiring it).
+	if res := Run(s, NewTCP(addr, opts)); !res.Passed() {
+		t.Errorf("without TLS:\n%s", res)
+	}
+	opts.TLSConfig = &tls.Config{RootCAs: roots}
+	target := NewTCP(addr, opts)
+	if res := Run(s, target); !res.Passed() {
+		t.Errorf("with STARTTLS:\n%s", res)
+	}
+	c, err := target.Connect(s.Clients[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, ok := c.(*tcpConn).rw.(*tls.Conn); !ok {
+		t.Errorf("the connection did not negotiate TLS")
+	}
+	// An untrusted certificate fails the login.
+	opts.TLSConfig = &tls.Config{}
+	if _, err := NewTCP(addr, opts).Connect(s.Clients[0]); err == nil {
+		t.Errorf("login with an untrusted certificate succeeded")
+	}
+}
+
+// TestTCPUnsupported: scripts the TCP target cannot run are named by
+// TCPUnsupported, and a "login: no" client fails with ErrUnsupported.
+func TestTCPUnsupported(t *testing.T) {
+	s := parseFile(t, filepath.Join(corpusDir, "login_raw.scs"))
+	if TCPUnsupported(s) == "" {
+		t.Fatalf("TCPUnsupported(login_raw.scs) is empty")
+	}
+	res := Run(s, NewTCP("127.0.0.1:1", tcpTestOptions))
+	if res.Passed() || !errors.Is(res.Failures[0].Err, ErrUnsupported) {
+		t.Errorf("want a failure with ErrUnsupported, got:\n%s", res)
+	}
+	if why := TCPUnsupported(parseFile(t, filepath.Join(corpusDir, "message_full_jid.scs"))); why != "" {
+		t.Errorf("TCPUnsupported(message_full_jid.scs) = %q, want \"\"", why)
+	}
+}
