@@ -1,7 +1,7 @@
 // Command xmppd is an XMPP server (client-to-server) built on package fsm.
 //
 //	xmppd serve --domain localhost --c2s 127.0.0.1:5222 --data ./xmppd-data \
-//	      [--insecure-plain] [--require-tls] [--tls-cert F --tls-key F]
+//	      [--insecure-plain] [--require-tls=false] [--tls-cert F --tls-key F]
 //	xmppd user add JID [--password-stdin] [--data DIR]
 //	xmppd user passwd JID [--password-stdin] [--data DIR]
 //	xmppd user del JID [--data DIR]
@@ -71,7 +71,7 @@ func run(args []string) error {
 var errUsage = errors.New("usage")
 
 const usage = `usage:
-  xmppd serve --domain D [--domain D2] [--c2s ADDR] [--data DIR] [--insecure-plain] [--require-tls] [--tls-cert F --tls-key F]
+  xmppd serve --domain D [--domain D2] [--c2s ADDR] [--data DIR] [--insecure-plain] [--require-tls=false] [--tls-cert F --tls-key F]
   xmppd user add JID [--password-stdin] [--data DIR]
   xmppd user passwd JID [--password-stdin] [--data DIR]
   xmppd user del JID [--data DIR]
@@ -258,12 +258,15 @@ func serve(e *env, args []string) error {
 	c2s := fs.String("c2s", "127.0.0.1:5222", "client listener address")
 	data := fs.String("data", "./xmppd-data", "data directory")
 	insecurePlain := fs.Bool("insecure-plain", false, "offer PLAIN without TLS (loopback testing only)")
-	requireTLS := fs.Bool("require-tls", false, "make STARTTLS mandatory")
+	requireTLS := fs.Bool("require-tls", true, "make STARTTLS mandatory (the default, unless --insecure-plain is given)")
 	certFile := fs.String("tls-cert", "", "TLS certificate (PEM)")
 	keyFile := fs.String("tls-key", "", "TLS private key (PEM)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if *insecurePlain && !flagSet(fs, "require-tls") {
+		*requireTLS = false // PLAIN without TLS is for plaintext loopback tests
 	}
 	if len(pos) != 0 {
 		return usageErr("serve: unexpected argument %q", pos[0])
@@ -378,4 +381,11 @@ func loadSecret(dir string) ([]byte, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
