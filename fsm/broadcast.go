@@ -167,6 +167,12 @@ func (m *userMachine) answerProbe(prober, to string, probe *etree.Element) {
 		m.route(u.JID, prober, withID(unavailable(""), probe))
 		return
 	}
+	if u.pending(bareOf(prober)) >= 0 {
+		// A prober whose request waits for the user's answer gets
+		// nothing: unsubscribed would cancel its request on its side
+		// (Appendix A.3.4) while the request stays pending here.
+		return
+	}
 	m.route(u.JID, prober, withID(subscription("unsubscribed"), probe))
 }
 

@@ -43,8 +43,9 @@ func explore(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	policy := fs.String("policy", "all", "the policy to explore: "+strings.Join(policyNames(), ", ")+" or all")
 	asJSON := fs.Bool("json", false, "print a machine-readable report")
+	machine := fs.String("machine", "session", "the machine to explore: session (under --policy), user (two users with two resources each, under the RFC's policy) or all")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: simulate explore [--policy NAME|all] [--json]\n\n")
+		fmt.Fprint(fs.Output(), "usage: simulate explore [--machine session|user|all] [--policy NAME|all] [--json]\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -63,9 +64,22 @@ func explore(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "simulate explore: %v\n", err)
 		return 2
 	}
+	switch *machine {
+	case "session", "all":
+	case "user":
+		names = nil
+	default:
+		fmt.Fprintf(stderr, "simulate explore: unknown machine %q (want session, user or all)\n", *machine)
+		return 2
+	}
 
 	policies := spec.Policies()
 	rep := report{Clean: true}
+	if *machine != "session" {
+		ur := exploreUserReport()
+		rep.User = &ur
+		rep.Clean = len(ur.Violations) == 0 && ur.Fixpoint
+	}
 	for _, name := range names {
 		start := time.Now()
 		x := spec.Explore(policies[name], stepFunc)
@@ -124,8 +138,11 @@ func selectPolicies(choice string) ([]string, error) {
 
 // report is what explore prints; --json prints it as it is.
 type report struct {
-	Policies []policyReport `json:"policies"`
-	// Clean is true when no policy has a violation.
+	Policies []policyReport `json:"policies,omitempty"`
+	// User is the exploration of the user machine (--machine user or all).
+	User *userReport `json:"user,omitempty"`
+	// Clean is true when no policy, and not the user machine, has a
+	// violation (and the user machine reached its fixpoint).
 	Clean bool `json:"clean"`
 }
 
@@ -189,17 +206,32 @@ func (r report) writeText(w io.Writer) {
 		}
 		pr.writeText(w)
 	}
+	if r.User != nil {
+		if len(r.Policies) > 0 {
+			fmt.Fprintln(w)
+		}
+		r.User.writeText(w)
+	}
 	fmt.Fprintln(w)
-	var bad []string
-	for _, pr := range r.Policies {
-		if len(pr.Violations) > 0 {
-			bad = append(bad, pr.Policy)
+	if len(r.Policies) > 0 {
+		var bad []string
+		for _, pr := range r.Policies {
+			if len(pr.Violations) > 0 {
+				bad = append(bad, pr.Policy)
+			}
+		}
+		if len(bad) == 0 {
+			fmt.Fprintf(w, "explored %d %s: no violation\n", len(r.Policies), plural(len(r.Policies), "policy", "policies"))
+		} else {
+			fmt.Fprintf(w, "explored %d %s: violations under %s\n", len(r.Policies), plural(len(r.Policies), "policy", "policies"), strings.Join(bad, ", "))
 		}
 	}
-	if len(bad) == 0 {
-		fmt.Fprintf(w, "explored %d %s: no violation\n", len(r.Policies), plural(len(r.Policies), "policy", "policies"))
-	} else {
-		fmt.Fprintf(w, "explored %d %s: violations under %s\n", len(r.Policies), plural(len(r.Policies), "policy", "policies"), strings.Join(bad, ", "))
+	if r.User != nil {
+		if len(r.User.Violations) == 0 && r.User.Fixpoint {
+			fmt.Fprintln(w, "explored the user machine: no violation")
+		} else {
+			fmt.Fprintln(w, "explored the user machine: violations")
+		}
 	}
 }
 

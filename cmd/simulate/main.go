@@ -2,7 +2,8 @@
 // explores its state space, and draws its diagram.
 //
 //	simulate run [--json] [--no-color] TRACE...  scansion scripts and client XML logs, step by step
-//	simulate explore             exhaustive exploration; exit 1 on a violation
+//	simulate explore [--machine session|user|all]  exhaustive exploration; exit 1 on a violation
+//	simulate random [--clients N] [--events M] [--seed S] [--out FILE]  random multi-client simulation; exit 1 on a violation
 //	simulate diagram [--format mermaid|dot] [--page] [-o FILE]
 package main
 
@@ -30,6 +31,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return explore(args[1:], stdout, stderr)
 	case "run":
 		return runTraces(args[1:], stdout, stderr)
+	case "random":
+		return randomSim(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -44,7 +47,8 @@ func usage(w io.Writer) {
 
 commands:
   run        run traces (scansion scripts, client XML logs) through the machines on the in-memory hub
-  explore    explore every reachable state of the session machine and check it
+  explore    explore every reachable state of the session machine (or the user machine) and check it
+  random     run many random clients through the machines, checking the invariants after every event
   diagram    print the phase diagram generated from the model
 `)
 }
