@@ -134,15 +134,18 @@ func (h *Hub) Send(conn string, ev fsm.Event) {
 
 // Run does queued work until there is none.
 func (h *Hub) Run() {
-	for len(h.queue) > 0 {
-		w := h.queue[0]
-		h.queue = h.queue[1:]
+	// Work queued while running is appended and reached by the same loop;
+	// the queue keeps its capacity for the next run.
+	for i := 0; i < len(h.queue); i++ {
+		w := h.queue[i]
+		h.queue[i] = work{} // let the elements go
 		if w.conn != "" {
 			h.stepSession(w.conn, w.ev)
 		} else {
 			h.stepUser(w.user, w.uev)
 		}
 	}
+	h.queue = h.queue[:0]
 }
 
 // stepSession steps a session and carries out its effects; effects that ask
