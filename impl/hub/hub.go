@@ -51,6 +51,13 @@ type Hub struct {
 	users    map[string]*fsm.User    // by bare JID
 	queue    []work
 	ids      int
+
+	// Effect buffers, one per level of nested steps (a question answered
+	// at once steps again before the effects of the step that asked are
+	// all carried out), reused from step to step.
+	sessionBufs [][]fsm.Effect
+	userBufs    [][]fsm.UserEffect
+	depth       int
 }
 
 // work is one event waiting for its machine.
@@ -155,12 +162,16 @@ func (h *Hub) stepSession(conn string, ev fsm.Event) {
 	if !ok {
 		return
 	}
-	next, effects := fsm.Step(*s, ev)
+	d := h.enter()
+	defer h.leave()
+	next, effects := fsm.StepAppend(*s, ev, h.sessionBufs[d][:0])
+	h.sessionBufs[d] = effects
 	*s = next
 	if h.Trace != nil {
 		h.Trace("conn "+conn, ev.String(), render(effects))
 	}
-	var answers []fsm.Event
+	var buf [2]fsm.Event
+	answers := buf[:0]
 	for _, e := range effects {
 		if a, ok := h.sessionEffect(conn, s, e); ok {
 			answers = append(answers, a)
@@ -170,6 +181,20 @@ func (h *Hub) stepSession(conn string, ev fsm.Event) {
 		h.stepSession(conn, a)
 	}
 }
+
+// enter takes the effect buffers of one more level of nesting.
+func (h *Hub) enter() int {
+	d := h.depth
+	h.depth++
+	if d == len(h.sessionBufs) {
+		h.sessionBufs = append(h.sessionBufs, make([]fsm.Effect, 0, 8))
+		h.userBufs = append(h.userBufs, make([]fsm.UserEffect, 0, 8))
+	}
+	return d
+}
+
+// leave gives them back.
+func (h *Hub) leave() { h.depth-- }
 
 func render[E fmt.Stringer](effects []E) []string {
 	out := make([]string, len(effects))
@@ -285,7 +310,10 @@ func (h *Hub) loadUser(j string) *fsm.User {
 // stepUser steps a user machine and carries out its effects.
 func (h *Hub) stepUser(j string, ev fsm.UserEvent) {
 	u := h.loadUser(j)
-	next, effects := fsm.StepUser(*u, ev)
+	d := h.enter()
+	defer h.leave()
+	next, effects := fsm.StepUserAppend(*u, ev, h.userBufs[d][:0])
+	h.userBufs[d] = effects
 	*u = next
 	if h.Trace != nil {
 		h.Trace("user "+j, ev.String(), render(effects))
