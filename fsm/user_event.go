@@ -28,12 +28,16 @@ const (
 	// UEvOfflineLoaded: the stored offline messages asked for by
 	// UEffLoadOffline, for resource To, oldest first.
 	UEvOfflineLoaded
+	// UEvOfflineRefused: the store would not keep the message Elem (from
+	// From to To) that UEffStoreOffline asked it to (the user's offline
+	// quota is full, or the write failed).
+	UEvOfflineRefused
 
 	numUserEventKinds
 )
 
 var userEventNames = [numUserEventKinds]string{
-	"bound", "unbound", "broadcast", "outbound", "inbound", "offline-loaded",
+	"bound", "unbound", "broadcast", "outbound", "inbound", "offline-loaded", "offline-refused",
 }
 
 // String returns the event kind's name.

@@ -35,7 +35,7 @@ func (m *userMachine) deliver(from, to, target string, el *etree.Element) {
 }
 
 func (m *userMachine) step(ev UserEvent) {
-	if ev.Elem == nil && (ev.Kind == UEvBroadcast || ev.Kind == UEvOutbound || ev.Kind == UEvInbound) {
+	if ev.Elem == nil && (ev.Kind == UEvBroadcast || ev.Kind == UEvOutbound || ev.Kind == UEvInbound || ev.Kind == UEvOfflineRefused) {
 		return // I-2: nothing to act on
 	}
 	switch ev.Kind {
@@ -51,6 +51,10 @@ func (m *userMachine) step(ev UserEvent) {
 		m.inbound(ev.From, ev.To, ev.Elem, ev.Directed)
 	case UEvOfflineLoaded:
 		m.flush(ev.To, ev.Offline)
+	case UEvOfflineRefused:
+		// I-27: a message the store would not keep is bounced as if
+		// offline storage were off.
+		m.bounce(ev.From, ev.To, ev.Elem, errCancel, "service-unavailable")
 	}
 }
 

@@ -81,10 +81,9 @@
 // on: the user machine has already moved on and there is no event to tell
 // it. A user machine that cannot be loaded answers EffLoadRoster with
 // EvRosterFailed and loses the events addressed to it. A stored message
-// refused for quota (store.ErrQuotaExceeded) is counted
-// (Stats.OfflineDropped) and dropped: fsm has no event that turns it into
-// the service-unavailable bounce RFC 6121 §8.5.2.1.1 suggests (it would
-// need e.g. a UEvStoreFailed answered by I-27's bounce).
+// refused (store.ErrQuotaExceeded, counted in Stats.OfflineDropped, or any
+// write error) is handed back to the user machine as UEvOfflineRefused,
+// which bounces it with service-unavailable (I-27, RFC 6121 §8.5.2.1.1).
 //
 // # Memory
 //

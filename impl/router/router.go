@@ -150,7 +150,7 @@ type Stats struct {
 	// in memory (loaded or being loaded).
 	Conns, Resources, Users int
 	// OfflineDropped counts messages the store refused to keep for a user
-	// over its offline quota (store.ErrQuotaExceeded): they are dropped.
+	// over its offline quota (store.ErrQuotaExceeded): they are bounced.
 	OfflineDropped uint64
 	// StoreErrors counts other failed store calls; see the package
 	// documentation for what each failure does.

@@ -186,7 +186,7 @@ func TestReplace(t *testing.T) {
 }
 
 // TestOfflineQuota: a message over the offline limit is counted and
-// dropped.
+// bounced to its sender with service-unavailable (I-27).
 func TestOfflineQuota(t *testing.T) {
 	r, st := newRouter(t, 1, map[string]string{"alice": "a", "bob": "b"})
 	var got []string
@@ -205,7 +205,8 @@ func TestOfflineQuota(t *testing.T) {
 	if s := r.Stats(); s.OfflineDropped != 1 {
 		t.Fatalf("OfflineDropped = %d, want 1", s.OfflineDropped)
 	}
-	if len(got) != 0 {
-		t.Fatalf("alice received %v", got)
+	want := "send from=bob@localhost to=alice@localhost/home <message id='m2' type='error'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("alice received %v, want the bounce of m2", got)
 	}
 }

@@ -140,11 +140,15 @@ func (w *run) userEffects(cl *cell, j string, effects []fsm.UserEffect) {
 			setAttr(el, "from", e.From)
 			setAttr(el, "to", e.To)
 			err := r.store.StoreOffline(j, fsm.StoredMessage{Elem: el, Stamp: r.clock()})
-			if errors.Is(err, store.ErrQuotaExceeded) {
-				r.offlineDropped.Add(1) // dropped: fsm has no event to bounce it (see doc.go)
-				continue
+			if err != nil {
+				if errors.Is(err, store.ErrQuotaExceeded) {
+					r.offlineDropped.Add(1)
+				} else {
+					w.storeErr(err)
+				}
+				// I-27: the user machine bounces what the store refused.
+				w.stepLocked(cl, j, fsm.UserEvent{Kind: fsm.UEvOfflineRefused, From: e.From, To: e.To, Elem: e.Elem})
 			}
-			w.storeErr(err)
 		case fsm.UEffLoadOffline:
 			msgs, err := r.store.Offline(j)
 			if err != nil {
