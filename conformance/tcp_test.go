@@ -32,6 +32,13 @@ var tcpTestOptions = TCPOptions{QuietPeriod: 100 * time.Millisecond, MinIteratio
 // tlsCfg, when set, is the server's STARTTLS configuration.
 func startServer(t *testing.T, s *Script, tlsCfg *tls.Config) string {
 	t.Helper()
+	return startServerWith(t, s, tlsCfg, false)
+}
+
+// startServerWith is startServer with Prosody's two subscription extras
+// (server.Config SubscribeAck and ProbeOnApproval) on or off.
+func startServerWith(t *testing.T, s *Script, tlsCfg *tls.Config, prosodyExtras bool) string {
+	t.Helper()
 	st := memstore.New(memstore.Options{})
 	done := map[string]bool{}
 	for _, c := range s.Clients {
@@ -56,12 +63,14 @@ func startServer(t *testing.T, s *Script, tlsCfg *tls.Config) string {
 		}
 	}
 	srv, err := server.New(server.Config{
-		Domains:       []string{"localhost"},
-		Store:         st,
-		TLS:           tlsCfg,
-		InsecurePlain: true,
-		Iterations:    tcpIterations,
-		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Domains:         []string{"localhost"},
+		Store:           st,
+		TLS:             tlsCfg,
+		InsecurePlain:   true,
+		Iterations:      tcpIterations,
+		SubscribeAck:    prosodyExtras,
+		ProbeOnApproval: prosodyExtras,
+		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -136,10 +145,6 @@ var knownTCPProsodyFailures = map[string]knownTCPFailure{
 	"basic_message.scs": {78, FailMismatch, "timing assumption, not a server bug: the bare-JID message and " +
 		"the recipient's initial presence come from two connections, and over TCP the server may handle " +
 		"the presence first, delivering the message live without <delay/>", true},
-	"issue1121.scs": {32, FailNothingReceived, "server.Config cannot set policy extras: impl/server runs " +
-		"fsm.DefaultPolicy, without SubscribeAck and ProbeOnApproval, which Prosody (and ProsodyTestPolicy " +
-		"in process) has; under the RFC's defaults the script fails where Prosody acknowledges the " +
-		"subscription request (as TestProsodyExtrasArePolicies shows in process)", false},
 }
 
 // tcpTally counts outcomes of parallel subtests.
@@ -156,8 +161,8 @@ func (c *tcpTally) add(p *int) {
 
 // runOverTCP runs s against a fresh server over TCP and checks the result
 // against known.
-func runOverTCP(t *testing.T, s *Script, known map[string]knownTCPFailure, tally *tcpTally) {
-	addr := startServer(t, s, nil)
+func runOverTCP(t *testing.T, s *Script, known map[string]knownTCPFailure, tally *tcpTally, prosodyExtras bool) {
+	addr := startServerWith(t, s, nil, prosodyExtras)
 	start := time.Now()
 	res := Run(s, NewTCP(addr, tcpTestOptions))
 	k, isKnown := known[s.Name]
@@ -211,7 +216,7 @@ func TestTCPCorpus(t *testing.T) {
 					}
 				}
 				t.Parallel()
-				runOverTCP(t, s, knownTCPCorpusFailures, &tally)
+				runOverTCP(t, s, knownTCPCorpusFailures, &tally, false)
 			})
 		}
 	})
@@ -232,7 +237,7 @@ func TestTCPProsodyCore(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
 				s := parseFile(t, filepath.Join(prosodyDir, name+".scs"))
-				runOverTCP(t, s, knownTCPProsodyFailures, &tally)
+				runOverTCP(t, s, knownTCPProsodyFailures, &tally, true)
 			})
 		}
 	})

@@ -63,6 +63,10 @@ type Config struct {
 	// MaxStanza is the largest top-level element accepted, in bytes; 0
 	// means stream.DefaultMaxStanza.
 	MaxStanza int
+	// SubscribeAck and ProbeOnApproval turn on Prosody's two subscription
+	// extras (fsm.Policy fields of the same names; off by default, as in
+	// RFC 6121).
+	SubscribeAck, ProbeOnApproval bool
 	// Iterations is the PBKDF2 iteration count accounts are registered
 	// with (sasl.Options.Iterations); 0 means sasl.DefaultIterations.
 	Iterations int
@@ -124,6 +128,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	p := fsm.DefaultPolicy
 	p.Hosts = append([]string(nil), cfg.Domains...)
+	p.SubscribeAck, p.ProbeOnApproval = cfg.SubscribeAck, cfg.ProbeOnApproval
 	p.TLS = cfg.TLS != nil
 	p.RequireTLS = cfg.RequireTLS && cfg.TLS != nil
 	p.Mechanisms = sasl.Mechanisms(sopts)
