@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -188,6 +189,7 @@ func (t *TCP) Connect(c Client) (Conn, error) {
 	tc.r = stream.NewReader(nc, stream.ReaderOptions{})
 	tc.w = stream.NewWriter(nc)
 	_ = nc.SetDeadline(time.Now().Add(t.opts.LoginTimeout))
+	tc.domain = domain
 	full, err := tc.login(domain, local, c.Password, resource)
 	if err != nil {
 		nc.Close()
@@ -212,7 +214,11 @@ type tcpConn struct {
 	w   *stream.Writer
 	end bool // </stream:stream> sent
 
+	domain string // the stream's to, where sync pings go
+	syncs  int    // sync pings sent
+
 	mu      sync.Mutex
+	synced  int // the last sync ping answered
 	inbox   []*etree.Element
 	closed  bool          // the server's stream ended
 	changed chan struct{} // closed and replaced when inbox or closed change
@@ -489,7 +495,11 @@ func (c *tcpConn) readLoop() {
 		if err == nil && ev.Kind == fsm.EvElement {
 			c.t.touch()
 			c.mu.Lock()
-			c.inbox = append(c.inbox, ev.Elem)
+			if n, ok := syncAnswer(ev.Elem); ok {
+				c.synced = n
+			} else {
+				c.inbox = append(c.inbox, ev.Elem)
+			}
 			c.signal()
 			c.mu.Unlock()
 			continue
@@ -535,8 +545,62 @@ func (c *tcpConn) Send(el *etree.Element) error {
 		if closed {
 			return ErrClosed
 		}
+		return err
 	}
-	return err
+	c.sync()
+	return nil
+}
+
+// syncPrefix starts the id of the pings Send uses to wait until the server
+// has handled what was sent.
+const syncPrefix = "xmppfsm-sync-"
+
+// sync sends a ping to the server after a stanza and waits for its answer
+// (a result or an error) or the end of the stream, at most ReceiveTimeout.
+// A server handles one connection's stanzas in order, so once the answer
+// is back, the stanza before it has been handled too: the next action of
+// the script, on any connection, comes after it, as in process. The
+// answers never reach the inbox.
+func (c *tcpConn) sync() {
+	c.syncs++
+	n := c.syncs
+	ping := etree.NewElement("iq")
+	ping.CreateAttr("type", "get")
+	ping.CreateAttr("id", syncPrefix+strconv.Itoa(n))
+	ping.CreateAttr("to", c.domain)
+	ping.CreateElement("ping").CreateAttr("xmlns", "urn:xmpp:ping")
+	if c.write(ping) != nil {
+		return
+	}
+	timer := time.NewTimer(c.t.opts.ReceiveTimeout)
+	defer timer.Stop()
+	for {
+		c.mu.Lock()
+		done := c.synced >= n || c.closed
+		ch := c.changed
+		c.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return
+		}
+	}
+}
+
+// syncAnswer reports whether el answers a sync ping, and which.
+func syncAnswer(el *etree.Element) (int, bool) {
+	id := el.SelectAttrValue("id", "")
+	if el.Tag != "iq" || !strings.HasPrefix(id, syncPrefix) {
+		return 0, false
+	}
+	if t := el.SelectAttrValue("type", ""); t != "result" && t != "error" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(id, syncPrefix))
+	return n, err == nil
 }
 
 func (c *tcpConn) Receive() (*etree.Element, error) {

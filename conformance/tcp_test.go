@@ -106,46 +106,17 @@ type knownTCPFailure struct {
 	race bool
 }
 
-// crossConnRace explains the known failures that come from the order of
-// two connections' stanzas.
-const crossConnRace = "timing assumption, not a server bug: the script has one client send a directed " +
-	"presence that produces no output, then another client at once send a stanza whose answer depends on " +
-	"that presence having been handled. In process the hub runs each event to completion; over TCP each " +
-	"connection has its own reader goroutine, so the server may handle the second stanza first and rightly " +
-	"treat its sender as a stranger (no answer)"
-
 // knownTCPCorpusFailures are corpus scripts that pass in process and fail
 // over TCP against impl/server. The test fails when one passes (remove it
-// then, unless race is set) or fails elsewhere.
-var knownTCPCorpusFailures = map[string]knownTCPFailure{
-	// Juliet's <presence to="nurse@localhost"/> (line 86), then the
-	// Nurse's probe of Juliet's full JID (line 89): answered only when
-	// the directed presence was handled first (I-15/I-17).
-	"probes.scs": {94, FailNothingReceived, crossConnRace, true},
-	// Romeo's <presence to="nurse@localhost"/> (line 100), then the
-	// Nurse's iq to Romeo's full JID (line 102): refused as from a
-	// stranger (and dropped) unless the directed presence came first.
-	"iq_full_jid.scs": {112, FailNothingReceived, crossConnRace, true},
-	// Juliet's subscribed and subscribe (lines 29, 32), then Romeo's
-	// subscribed and roster get (lines 35, 38) with no receive between:
-	// the roster result may be built before Juliet's stanzas are handled
-	// (subscription "none", ask and approved instead of "both").
-	"roster_remove.scs": {42, FailMismatch, "timing assumption, not a server bug: two connections' " +
-		"subscription stanzas and a roster get with no receive between them; over TCP the roster get may " +
-		"be answered before the other connection's stanzas are handled", true},
-}
+// then, unless race is set) or fails elsewhere. There are none: the races
+// between two connections' stanzas that scripts used to meet over TCP are
+// gone since the target waits, after each stanza it sends, for the answer
+// to a ping on the same connection (tcpConn.sync).
+var knownTCPCorpusFailures = map[string]knownTCPFailure{}
 
 // knownTCPProsodyFailures are Prosody core scripts that fail over TCP
-// against impl/server.
-var knownTCPProsodyFailures = map[string]knownTCPFailure{
-	// Romeo's message to Juliet's bare JID (line 66), then the phone's
-	// initial presence (line 73): when the server handles the presence
-	// first, the message is delivered live (no <delay/>), not stored and
-	// flushed. Same class of race as crossConnRace.
-	"basic_message.scs": {78, FailMismatch, "timing assumption, not a server bug: the bare-JID message and " +
-		"the recipient's initial presence come from two connections, and over TCP the server may handle " +
-		"the presence first, delivering the message live without <delay/>", true},
-}
+// against impl/server: none.
+var knownTCPProsodyFailures = map[string]knownTCPFailure{}
 
 // tcpTally counts outcomes of parallel subtests.
 type tcpTally struct {
