@@ -9,6 +9,7 @@ import (
 	"github.com/beevik/etree"
 	"github.com/xmppfsm/xmppfsm/fsm"
 	"github.com/xmppfsm/xmppfsm/impl/hub"
+	"github.com/xmppfsm/xmppfsm/impl/stream"
 )
 
 // ProsodyTestPolicy is the policy of the in-process target:
@@ -377,38 +378,14 @@ func (c *inConn) SendRaw(text string) error {
 	return nil
 }
 
-// headerEvent is the EvStreamOpen of a RawHeader body.
+// headerEvent is the event the framer (impl/stream) makes of a RawHeader
+// body: EvStreamOpen, or the EvXMLError it detects (an undeclared prefix).
 func headerEvent(text string) (fsm.Event, error) {
-	t, err := headerTag(text)
+	ev, err := stream.NewReader(strings.NewReader(strings.TrimSpace(text)), stream.ReaderOptions{}).Next()
 	if err != nil {
-		return fsm.Event{}, err
+		return fsm.Event{}, errors.New("not a stream header")
 	}
-	h := &fsm.StreamHeader{Local: t.Name.Local}
-	declared := false
-	for _, a := range t.Attr {
-		switch {
-		case a.Name.Space == "" && a.Name.Local == "xmlns":
-			h.Default = a.Value
-			if t.Name.Space == "" {
-				h.Space, declared = a.Value, true
-			}
-		case a.Name.Space == "xmlns" && a.Name.Local == t.Name.Space:
-			h.Space, declared = a.Value, true
-		case a.Name.Space == "" && a.Name.Local == "to":
-			h.To = a.Value
-		case a.Name.Space == "" && a.Name.Local == "from":
-			h.From = a.Value
-		case a.Name.Space == "" && a.Name.Local == "version":
-			h.Version = a.Value
-		case a.Name.Space == "xml" && a.Name.Local == "lang":
-			h.Lang = a.Value
-		}
-	}
-	if !declared && t.Name.Space != "" {
-		return fsm.Event{Kind: fsm.EvXMLError, Condition: "bad-namespace-prefix",
-			Text: "undeclared namespace prefix " + t.Name.Space}, nil
-	}
-	return fsm.Event{Kind: fsm.EvStreamOpen, Header: h}, nil
+	return ev, nil
 }
 
 // Timeout fires the connection's timer: TimerNegotiation or TimerIdle.
