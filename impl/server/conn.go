@@ -30,6 +30,7 @@ type conn struct {
 	reader   *stream.Reader
 	cb       sasl.ChannelBinding
 	exch     sasl.Exchange
+	mech     string       // the mechanism of exch, for the logs
 	first    []fsm.Effect // the effects of EvConnect, stepped by start
 	lastRead time.Time
 
@@ -282,14 +283,15 @@ func (c *conn) carry(effects []fsm.Effect) bool {
 			continue
 		case fsm.EffSASLStart:
 			c.exch, ev = c.s.sasl.Start(e.Mechanism, e.Data, c.cb)
-			c.logSASL(e.Mechanism, ev)
+			c.mech = e.Mechanism
+			c.logSASL(ev)
 		case fsm.EffSASLStep:
 			if c.exch == nil {
 				ev = fsm.Event{Kind: fsm.EvSASLFailure, Condition: "malformed-request"}
 			} else {
 				ev = c.exch.Step(e.Data)
 			}
-			c.logSASL("", ev)
+			c.logSASL(ev)
 		case fsm.EffStartTimer:
 			if e.Timer == fsm.TimerNegotiation {
 				c.startTimer()
@@ -308,12 +310,12 @@ func (c *conn) carry(effects []fsm.Effect) bool {
 	return c.rc.Session().Phase != fsm.Closed
 }
 
-func (c *conn) logSASL(mech string, ev fsm.Event) {
+func (c *conn) logSASL(ev fsm.Event) {
 	switch ev.Kind {
 	case fsm.EvSASLSuccess:
-		c.log.Info("authenticated", "user", ev.Username)
+		c.log.Info("authenticated", "user", ev.Username, "mechanism", c.mech)
 	case fsm.EvSASLFailure:
-		c.log.Info("authentication failed", "mechanism", mech, "condition", ev.Condition)
+		c.log.Info("authentication failed", "mechanism", c.mech, "condition", ev.Condition)
 	}
 }
 
