@@ -112,17 +112,7 @@ func ourOutcome(t *testing.T, s *Script, known map[string]knownTCPFailure) (stri
 // corpus against Prosody and against our server and checks that every
 // difference is in deviations.
 func TestProsodyDifferential(t *testing.T) {
-	if testing.Short() {
-		t.Skip("network target: skipped in -short mode")
-	}
-	addr := os.Getenv("XMPPFSM_PROSODY_ADDR")
-	if addr == "" {
-		t.Skip("XMPPFSM_PROSODY_ADDR is not set: no Prosody to compare with (.ci/run starts one with conformance/prosody/prosody.sh)")
-	}
-	if _, err := os.Stat(prosodyDir); err != nil {
-		t.Skipf("no Prosody scansion scripts at %s (the shared conformance data is not checked out beside the repository)", prosodyDir)
-	}
-	restart := os.Getenv("XMPPFSM_PROSODY_RESTART")
+	addr, restart := prosodyTarget(t)
 	if restart == "" {
 		t.Logf("XMPPFSM_PROSODY_RESTART is not set: Prosody keeps state between scripts, outcomes are only logged")
 	}
@@ -209,6 +199,59 @@ func TestProsodyDifferential(t *testing.T) {
 	}
 	t.Logf("Prosody core scripts: Prosody passes %d of %d, ours %d; corpus over TCP: Prosody passes %d of %d, ours %d",
 		pass[0].prosody, pass[0].run, pass[0].ours, pass[1].prosody, pass[1].run, pass[1].ours)
+}
+
+// prosodyTarget returns the Prosody address and restart command from the
+// environment, or skips the test with the reason when there is no Prosody
+// or no Prosody scripts to run.
+func prosodyTarget(t *testing.T) (addr, restart string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("network target: skipped in -short mode")
+	}
+	addr = os.Getenv("XMPPFSM_PROSODY_ADDR")
+	if addr == "" {
+		t.Skip("XMPPFSM_PROSODY_ADDR is not set: no Prosody to compare with (.ci/run starts one with conformance/prosody/prosody.sh)")
+	}
+	if _, err := os.Stat(prosodyDir); err != nil {
+		t.Skipf("no Prosody scansion scripts at %s (the shared conformance data is not checked out beside the repository)", prosodyDir)
+	}
+	return addr, os.Getenv("XMPPFSM_PROSODY_RESTART")
+}
+
+// prosodyOnly are Prosody's scripts that need services xmppd does not
+// serve: a MUC service (issue505, issue978, issue978-multi, issue1224) and
+// XEP-0191 blocking (blocking). conformance/prosody/prosody.cfg.lua enables
+// both on Prosody.
+var prosodyOnly = []string{"blocking", "issue505", "issue978", "issue978-multi", "issue1224"}
+
+// TestProsodyOnlyScripts runs prosodyOnly against Prosody, where they must
+// pass (the runner reads Prosody's own scripts as Prosody means them), and
+// against our server in process, where they must fail: when one passes,
+// xmppd serves what it needs and it belongs in TestProsodyDifferential.
+func TestProsodyOnlyScripts(t *testing.T) {
+	addr, restart := prosodyTarget(t)
+	if restart == "" {
+		t.Skip("XMPPFSM_PROSODY_RESTART is not set: these scripts need a fresh Prosody each")
+	}
+	for _, name := range prosodyOnly {
+		s := parseFile(t, filepath.Join(prosodyDir, name+".scs"))
+		t.Run(s.Name, func(t *testing.T) {
+			if out, err := exec.Command("sh", "-c", restart).CombinedOutput(); err != nil {
+				t.Fatalf("restarting Prosody (%s): %v\n%s", restart, err, out)
+			}
+			if res := Run(s, NewTCP(addr, TCPOptions{QuietPeriod: tcpTestOptions.QuietPeriod})); !res.Passed() {
+				t.Errorf("Prosody fails its own script:\n%s", res)
+			}
+			ours, err := NewInProcess(s, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res := Run(s, ours); res.Passed() {
+				t.Errorf("%s passes in process: xmppd now serves what it needs; move it to TestProsodyDifferential", s.Name)
+			}
+		})
+	}
 }
 
 // hasPolicyTag reports whether s declares a policy (TestTCPCorpus skips

@@ -30,6 +30,9 @@ modules_enabled = {
 	"saslauth";
 	"disco";
 	"ping";
+	-- XEP-0191, for Prosody's blocking.scs (run against Prosody only:
+	-- xmppd does not serve blocking).
+	"blocklist";
 }
 modules_disabled = { "s2s"; "s2s_auth_certs" }
 
@@ -53,3 +56,8 @@ prosody_user = "prosody"
 prosody_group = "prosody"
 
 VirtualHost "localhost"
+
+-- A MUC service for Prosody's issue505, issue978, issue978-multi and
+-- issue1224 scripts (run against Prosody only: xmppd serves no MUC).
+Component "conference.localhost" "muc"
+	storage = "memory"

@@ -16,8 +16,8 @@ BASE="$XMPPFSM_PROSODY_BASE"
 PORT="$XMPPFSM_PROSODY_PORT"
 OURPID="$BASE/started.pid" # the PID we launched
 DOMAIN=localhost
-# Every account the corpus and Prosody's core scripts declare.
-ACCOUNTS="romeo juliet nurse tybalt user pars-a pars-b preappove-a preapprove-b"
+# Every account the corpus and Prosody's scripts declare.
+ACCOUNTS="romeo juliet nurse tybalt user user2 blocker blockee pars-a pars-b preappove-a preapprove-b"
 
 # alive PID: running and not a zombie (the launching shell is gone, so the
 # process is reaped by whatever PID 1 is, maybe late).
@@ -33,14 +33,16 @@ pid() {
 }
 
 register() {
-	[ -f "$BASE/registered" ] && return 0
+	# The marker holds the account list registered, so that a new account
+	# in ACCOUNTS is registered on an existing data directory too.
+	[ "$(cat "$BASE/registered" 2>/dev/null)" = "$ACCOUNTS" ] && return 0
 	local u
 	for u in $ACCOUNTS; do
 		# prosodyctl setuids to prosody_user itself when run as root.
 		prosodyctl --config "$CFG" register "$u" "$DOMAIN" password >/dev/null ||
 			{ echo "prosody.sh: register $u failed" >&2; return 1; }
 	done
-	touch "$BASE/registered"
+	echo "$ACCOUNTS" >"$BASE/registered"
 }
 
 start() {
