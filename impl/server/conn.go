@@ -229,6 +229,8 @@ func (c *conn) serve() {
 				}
 			} else if ev.Kind == fsm.EvXMLError {
 				cause = "xml error: " + ev.Condition
+			} else if ev.Kind == fsm.EvStreamEnd {
+				cause = "closed by client"
 			}
 			if !c.carry(c.rc.Step(ev)) {
 				break

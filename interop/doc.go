@@ -1,0 +1,17 @@
+// Package interop tests xmppd against real third-party XMPP clients:
+// slixmpp (Python), xmpp.js (Node) and mellium.im/xmpp (Go).
+//
+// TestMain builds cmd/xmppd once; each test starts `xmppd serve` on a free
+// loopback port with a fresh data directory (STARTTLS required, the
+// generated self-signed certificate), creates two accounts with `xmppd user
+// add`, and drives one client library through the same scenario:
+// STARTTLS trusting the generated certificate, SCRAM, roster fetch,
+// initial presence, a subscription made in-protocol, presence seen by the
+// subscribed contact, a message, a clean close both ways, and a wrong
+// password answered with not-authorized. Each external client prints one
+// RESULT line of JSON that the test asserts on; xmppd's structured log is
+// checked for the SASL mechanism used, clean closes and errors.
+//
+// A client that is not installed makes its test skip, unless
+// XMPPFSM_REQUIRE_CLIENTS=1 (CI sets it), which makes it fail.
+package interop
