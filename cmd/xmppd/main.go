@@ -2,7 +2,9 @@
 //
 //	xmppd serve --domain localhost --c2s 127.0.0.1:5222 --data ./xmppd-data \
 //	      [--insecure-plain] [--require-tls=false] [--tls-cert F --tls-key F]
+//	      [--pprof 127.0.0.1:6060]
 //	xmppd user add JID [--password-stdin] [--data DIR]
+//	xmppd user add --batch [--data DIR] < lines of 'JID PASSWORD'
 //	xmppd user passwd JID [--password-stdin] [--data DIR]
 //	xmppd user del JID [--data DIR]
 //	xmppd user list [--data DIR]
@@ -71,8 +73,9 @@ func run(args []string) error {
 var errUsage = errors.New("usage")
 
 const usage = `usage:
-  xmppd serve --domain D [--domain D2] [--c2s ADDR] [--data DIR] [--insecure-plain] [--require-tls=false] [--tls-cert F --tls-key F]
+  xmppd serve --domain D [--domain D2] [--c2s ADDR] [--data DIR] [--insecure-plain] [--require-tls=false] [--tls-cert F --tls-key F] [--pprof ADDR]
   xmppd user add JID [--password-stdin] [--data DIR]
+  xmppd user add --batch [--data DIR]          (lines 'JID PASSWORD' on stdin)
   xmppd user passwd JID [--password-stdin] [--data DIR]
   xmppd user del JID [--data DIR]
   xmppd user list [--data DIR]`
@@ -171,9 +174,16 @@ func user(e *env, sub string, args []string) error {
 	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
 	data := fs.String("data", "./xmppd-data", "data directory")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from standard input")
+	batch := fs.Bool("batch", false, "add: read 'JID PASSWORD' lines from standard input (bulk registration)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if *batch {
+		if sub != "add" || len(pos) != 0 {
+			return usageErr("user %s: --batch is for 'user add' without a JID", sub)
+		}
+		return addBatch(e, *data)
 	}
 	want := 1
 	if sub == "list" {
@@ -261,6 +271,7 @@ func serve(e *env, args []string) error {
 	requireTLS := fs.Bool("require-tls", true, "make STARTTLS mandatory (the default, unless --insecure-plain is given)")
 	certFile := fs.String("tls-cert", "", "TLS certificate (PEM)")
 	keyFile := fs.String("tls-key", "", "TLS private key (PEM)")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this loopback address (profiling)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -278,6 +289,13 @@ func serve(e *env, args []string) error {
 		return usageErr("serve: --tls-cert and --tls-key go together")
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	if *pprofAddr != "" {
+		stopPprof, err := servePprof(log, *pprofAddr)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 
 	st, err := openStore(*data)
 	if err != nil {
