@@ -44,6 +44,11 @@ func (m *machine) bind(iq, b *etree.Element) {
 func (m *machine) bindResult(ev Event) {
 	s := &m.s
 	switch {
+	case ev.Kind == EvResourceGranted && s.Phase == WaitForResource && ev.Resource != "" &&
+		s.policy().MaxResources > 0 && ev.Resources > s.policy().MaxResources:
+		// S-99: one resource too many for the account; hand it back.
+		m.emit(Effect{Kind: EffReleaseResource, Username: s.Username, Resource: ev.Resource})
+		m.bindError(errWait, "resource-constraint")
 	case ev.Kind == EvResourceGranted && s.Phase == WaitForResource && ev.Resource != "":
 		s.Reserved = ev.Resource // S-53
 		s.Phase = WaitForRoster

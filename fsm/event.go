@@ -40,6 +40,9 @@ const (
 	// condition (RFC 6120 §6.5), Text an optional description.
 	EvSASLFailure
 	// EvResourceGranted: the registry reserved Resource for this session.
+	// Resources is the number of resources of the user the registry holds
+	// now, this one included (0 from a registry that does not count: no
+	// limit can then apply).
 	EvResourceGranted
 	// EvResourceConflict: another session of the user holds the resource
 	// that was asked for.
@@ -62,6 +65,10 @@ const (
 	// EvConnLost: the connection closed or failed under the session. Text is
 	// the reason, if any (Prosody: "closed" for a TCP end of file).
 	EvConnLost
+	// EvOutputOverflow: what the session must send no longer fits in the
+	// connection's output buffer (the client reads more slowly than it is
+	// sent to). The write that did not fit was dropped.
+	EvOutputOverflow
 
 	numEventKinds
 )
@@ -70,7 +77,7 @@ var eventNames = [numEventKinds]string{
 	"connect", "stream-open", "element", "stream-end", "xml-error",
 	"tls-done", "tls-failed", "sasl-challenge", "sasl-success", "sasl-failure",
 	"resource-granted", "resource-conflict", "roster-loaded", "roster-failed",
-	"routed", "replaced", "timeout", "shutdown", "conn-lost",
+	"routed", "replaced", "timeout", "shutdown", "conn-lost", "output-overflow",
 }
 
 // String returns the event kind's name.
@@ -116,6 +123,7 @@ type Event struct {
 	Data      []byte         // EvSASLChallenge, EvSASLSuccess
 	Username  string         // EvSASLSuccess
 	Resource  string         // EvResourceGranted
+	Resources int            // EvResourceGranted
 	Condition string         // EvSASLFailure, EvXMLError
 	Text      string         // EvSASLFailure, EvXMLError, EvConnLost
 	Timer     Timer          // EvTimeout

@@ -86,6 +86,9 @@ func (ev Event) String() string {
 	}
 	l.field("username", ev.Username)
 	l.field("resource", ev.Resource)
+	if ev.Resources != 0 {
+		l.field("resources", strconv.Itoa(ev.Resources))
+	}
 	l.field("condition", ev.Condition)
 	l.field("text", ev.Text)
 	l.data("data", ev.Data)

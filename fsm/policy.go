@@ -60,6 +60,11 @@ type Policy struct {
 	// Conflict is the answer when a client binds a resource that another
 	// session of the same user holds.
 	Conflict ConflictPolicy
+	// MaxResources is the most connected resources one account may have at
+	// once; a bind beyond it gets resource-constraint (RFC 6120 §7.6.2.1).
+	// Zero means no limit, as in the RFC, which sets none (Prosody has
+	// none by default either).
+	MaxResources int
 }
 
 // Mechanism describes a SASL mechanism the adapter can run.

@@ -67,6 +67,8 @@ func (m *machine) step(ev Event) {
 		m.fail("system-shutdown", "") // S-96
 	case EvConnLost:
 		m.lost(ev.Text) // S-91
+	case EvOutputOverflow:
+		m.fail("resource-constraint", "Output buffer full") // S-98
 	default:
 		m.fail("internal-server-error", "") // S-2: not an event kind
 	}

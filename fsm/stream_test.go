@@ -76,14 +76,14 @@ func TestOfferedFeatures(t *testing.T) {
 // TestNamesOutOfRange checks the names of values outside each enumeration.
 func TestNamesOutOfRange(t *testing.T) {
 	for got, want := range map[string]string{
-		fsm.Type(4).String():                         "type(?)",
-		fsm.Phase(fsm.NumPhases).String():            "phase(?)",
-		fsm.EventKind(fsm.EvConnLost + 1).String():   "event(?)",
-		(fsm.EffStopTimer + 1).String():              "effect(?)",
-		fsm.Class(fsm.ClassStreamError + 1).String(): "class(?)",
-		fsm.Timer(3).String():                        "timer(?)",
-		fsm.Type(3).String():                         "c2s_destroyed",
-		fsm.EffStopTimer.String():                    "stop-timer",
+		fsm.Type(4).String():                             "type(?)",
+		fsm.Phase(fsm.NumPhases).String():                "phase(?)",
+		fsm.EventKind(fsm.EvOutputOverflow + 1).String(): "event(?)",
+		(fsm.EffStopTimer + 1).String():                  "effect(?)",
+		fsm.Class(fsm.ClassStreamError + 1).String():     "class(?)",
+		fsm.Timer(3).String():                            "timer(?)",
+		fsm.Type(3).String():                             "c2s_destroyed",
+		fsm.EffStopTimer.String():                        "stop-timer",
 	} {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)

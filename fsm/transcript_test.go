@@ -238,6 +238,12 @@ func parsePolicy(words []string) (*fsm.Policy, error) {
 				return nil, err
 			}
 			p.MaxSASLFailures = uint8(n)
+		case "max-resources":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, err
+			}
+			p.MaxResources = n
 		case "no-session":
 			p.LegacySession = false
 		case "bare-features":
@@ -306,6 +312,12 @@ func parseEvent(text string) (fsm.Event, error) {
 			ev.Username = v
 		case k == "resource":
 			ev.Resource = v
+		case k == "resources":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return ev, err
+			}
+			ev.Resources = n
 		case k == "condition":
 			ev.Condition = v
 		case k == "text":

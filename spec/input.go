@@ -55,6 +55,8 @@ const (
 	Replaced
 	Shutdown
 	ConnLost
+	OutputOverflow
+	GrantedOverLimit
 
 	numInputs
 )
@@ -76,6 +78,7 @@ var inputNames = [numInputs]string{
 	"session", "roster-get", "available", "unavailable", "directed", "directed-off",
 	"message", "iq-no-id", "routed", "unknown", "client-stream-error", "stream-end",
 	"xml-error", "timeout-negotiation", "timeout-idle", "replaced", "shutdown", "conn-lost",
+	"output-overflow", "granted-over-limit",
 }
 
 // String returns the input's name.
@@ -89,7 +92,8 @@ func (in Input) String() string {
 // ends reports whether the input ends any open session.
 func (in Input) ends() bool {
 	switch in {
-	case Connect, ClientStreamError, StreamEnd, XMLError, TimeoutIdle, Replaced, Shutdown, ConnLost:
+	case Connect, ClientStreamError, StreamEnd, XMLError, TimeoutIdle, Replaced, Shutdown, ConnLost,
+		OutputOverflow:
 		return true
 	}
 	return false
@@ -189,7 +193,10 @@ func (in Input) Event() fsm.Event {
 		b.CreateElement("resource").SetText(Resource)
 		return element(iq(typ, "b1", b))
 	case Granted:
-		return fsm.Event{Kind: fsm.EvResourceGranted, Resource: Resource}
+		return fsm.Event{Kind: fsm.EvResourceGranted, Resource: Resource, Resources: 1}
+	case GrantedOverLimit:
+		// The user holds another resource already: two with this one.
+		return fsm.Event{Kind: fsm.EvResourceGranted, Resource: Resource, Resources: 2}
 	case Conflict:
 		return fsm.Event{Kind: fsm.EvResourceConflict}
 	case RosterLoaded:
@@ -253,6 +260,8 @@ func (in Input) Event() fsm.Event {
 		return fsm.Event{Kind: fsm.EvShutdown}
 	case ConnLost:
 		return fsm.Event{Kind: fsm.EvConnLost, Text: "closed"}
+	case OutputOverflow:
+		return fsm.Event{Kind: fsm.EvOutputOverflow}
 	}
 	return fsm.Event{Kind: fsm.EventKind(255)}
 }
@@ -275,8 +284,8 @@ func iq(typ, id string, child *etree.Element) *etree.Element {
 
 // Policies are the policies the model and the tests explore: the RFC's
 // defaults with TLS, the same with TLS required, and Prosody's choices
-// (stanza errors before bind, no TLS, PLAIN allowed, conflicts refused to
-// exercise the other branch).
+// (stanza errors before bind, no TLS, PLAIN allowed, conflicts refused and
+// one resource per account to exercise the other branches).
 func Policies() map[string]*fsm.Policy {
 	rfc := fsm.DefaultPolicy
 	rfc.TLS = true
@@ -287,5 +296,6 @@ func Policies() map[string]*fsm.Policy {
 	prosody.Mechanisms = []fsm.Mechanism{{Name: "SCRAM-SHA-256"}, {Name: "PLAIN"}}
 	prosody.Conflict = fsm.ConflictRefuse
 	prosody.MaxSASLFailures = 2
+	prosody.MaxResources = 1
 	return map[string]*fsm.Policy{"rfc": &rfc, "require-tls": &required, "prosody": &prosody}
 }

@@ -59,7 +59,7 @@ func (m Model) Next(st State, in Input) State {
 		return st // S-4
 	}
 	if in.ends() {
-		return closed // S-2, S-62, S-90…S-96
+		return closed // S-2, S-62, S-90…S-96, S-98
 	}
 	if in == TimeoutNegotiation {
 		if st.Phase == fsm.Established {
@@ -136,11 +136,16 @@ func (m Model) Next(st State, in Input) State {
 			return st // S-57
 		}
 		return m.unbound(st) // S-60
-	case Granted:
-		if st.Phase == fsm.WaitForResource {
+	case Granted, GrantedOverLimit:
+		switch {
+		case st.Phase != fsm.WaitForResource:
+			return st // S-59
+		case in == GrantedOverLimit && p.MaxResources > 0 && p.MaxResources < 2:
+			st.Phase = fsm.WaitForBind // S-99: two resources, one allowed
+		default:
 			st.Phase = fsm.WaitForRoster // S-53
 		}
-		return st // S-59
+		return st
 	case Conflict:
 		if st.Phase == fsm.WaitForResource && p.Conflict == fsm.ConflictRefuse {
 			st.Phase = fsm.WaitForBind // S-54

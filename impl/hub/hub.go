@@ -270,7 +270,14 @@ func (h *Hub) reserve(conn string, s *fsm.Session, e fsm.Effect) fsm.Event {
 	}
 	h.byFull[full] = conn
 	h.byConn[conn] = append(h.byConn[conn], full)
-	return fsm.Event{Kind: fsm.EvResourceGranted, Resource: resource}
+	// S-99: the session decides on the count of the user's resources.
+	n, prefix := 0, e.Username+"@"+s.Host+"/"
+	for f := range h.byFull {
+		if strings.HasPrefix(f, prefix) {
+			n++
+		}
+	}
+	return fsm.Event{Kind: fsm.EvResourceGranted, Resource: resource, Resources: n}
 }
 
 // release frees a resource and tells the user machine, with the implicit

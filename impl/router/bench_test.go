@@ -17,11 +17,12 @@ import (
 func benchPair(b *testing.B, r *router.Router, cl *client, i int) (*client, fsm.Event, *atomic.Int64) {
 	b.Helper()
 	n := new(atomic.Int64)
-	s := &client{c: r.Attach(fmt.Sprintf("s%d", i), func(fsm.Effect) {}), st: cl.st}
-	rcv := &client{c: r.Attach(fmt.Sprintf("r%d", i), func(e fsm.Effect) {
+	s := &client{c: r.Attach(fmt.Sprintf("s%d", i), func(fsm.Effect) bool { return true }), st: cl.st}
+	rcv := &client{c: r.Attach(fmt.Sprintf("r%d", i), func(e fsm.Effect) bool {
 		if e.Kind == fsm.EffSend && e.Elem != nil && e.Elem.Tag == "message" {
 			n.Add(1)
 		}
+		return true
 	}), st: cl.st}
 	s.login(b, fmt.Sprintf("s%d", i), "pw", "r1")
 	rcv.login(b, fmt.Sprintf("r%d", i), "pw", "r1")

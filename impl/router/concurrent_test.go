@@ -27,14 +27,14 @@ type recorder struct {
 	errors     []string
 }
 
-func (rc *recorder) out(e fsm.Effect) {
+func (rc *recorder) out(e fsm.Effect) bool {
 	if !rc.busy.CompareAndSwap(false, true) {
 		rc.overlapped.Store(true)
-		return
+		return true
 	}
 	defer rc.busy.Store(false)
 	if e.Kind != fsm.EffSend || e.Elem == nil || e.Elem.Tag != "message" {
-		return
+		return true
 	}
 	id := e.Elem.SelectAttrValue("id", "")
 	switch {
@@ -45,6 +45,7 @@ func (rc *recorder) out(e fsm.Effect) {
 	default:
 		rc.live = append(rc.live, id)
 	}
+	return true
 }
 
 func userName(i int) string { return fmt.Sprintf("u%02d", i) }

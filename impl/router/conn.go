@@ -11,7 +11,7 @@ import (
 type Conn struct {
 	r   *Router
 	id  string
-	out func(fsm.Effect)
+	out func(fsm.Effect) bool
 
 	// order is held by whoever steps the session for its own sake (the
 	// connection's Step, or a step that ends it: EvReplaced, EvShutdown)
@@ -94,9 +94,37 @@ func (c *Conn) stepConn(ev fsm.Event, own bool, jobs []userJob) (_ []userJob, re
 	defer c.mu.Unlock()
 	next, effects := fsm.Step(c.s, ev)
 	c.s = next
+	var overflow bool
+	jobs, rest, overflow = c.effectsLocked(effects, own, jobs, rest)
+	if overflow && c.s.Phase != fsm.Closed {
+		// S-98: the session answers the write the connection could not
+		// take, before anything else can be written.
+		next, effects = fsm.Step(c.s, fsm.Event{Kind: fsm.EvOutputOverflow})
+		c.s = next
+		jobs, rest, _ = c.effectsLocked(effects, own, jobs, rest)
+	}
+	if c.s.Phase == fsm.Closed && !c.detached {
+		c.detached = true
+		for _, full := range c.held {
+			r.unregister(full, c)
+		}
+		c.held = nil
+		r.conns.deleteIf(c.id, c)
+	}
+	return jobs, rest
+}
+
+// effectsLocked carries out a step's effects under c.mu (see stepConn)
+// and reports whether out refused a write; the step's later writes are
+// then dropped, but not its EffClose or EffAbort.
+func (c *Conn) effectsLocked(effects []fsm.Effect, own bool, jobs []userJob, rest []fsm.Effect) (_ []userJob, _ []fsm.Effect, overflow bool) {
 	for _, e := range effects {
 		switch e.Kind {
-		case fsm.EffSendHeader, fsm.EffSend, fsm.EffClose, fsm.EffAbort:
+		case fsm.EffSendHeader, fsm.EffSend:
+			if !overflow && !c.out(e) {
+				overflow = true
+			}
+		case fsm.EffClose, fsm.EffAbort:
 			c.out(e)
 		case fsm.EffReleaseResource:
 			c.releaseLocked(e.Username, e.Resource)
@@ -118,15 +146,7 @@ func (c *Conn) stepConn(ev fsm.Event, own bool, jobs []userJob) (_ []userJob, re
 			}
 		}
 	}
-	if c.s.Phase == fsm.Closed && !c.detached {
-		c.detached = true
-		for _, full := range c.held {
-			r.reg.deleteIf(full, c)
-		}
-		c.held = nil
-		r.conns.deleteIf(c.id, c)
-	}
-	return jobs, rest
+	return jobs, rest, overflow
 }
 
 // releaseLocked frees the full JIDs of user's resource that c holds.
@@ -134,7 +154,7 @@ func (c *Conn) releaseLocked(user, resource string) {
 	keep := c.held[:0]
 	for _, full := range c.held {
 		if strings.HasPrefix(full, user+"@") && strings.HasSuffix(full, "/"+resource) {
-			c.r.reg.deleteIf(full, c)
+			c.r.unregister(full, c)
 			continue
 		}
 		keep = append(keep, full)
@@ -205,6 +225,15 @@ func (w *run) reserve(c *Conn, e fsm.Effect) fsm.Event {
 		if ok && prev != c {
 			c.held = append(c.held, full)
 		}
+		// S-99: the count goes with the grant and the session decides. A
+		// resource taken over (prev set) is still one.
+		n := 0
+		switch {
+		case ok && prev == nil:
+			n = r.held.add(bare(full), 1)
+		case ok:
+			n = r.held.add(bare(full), 0)
+		}
 		c.mu.Unlock()
 		switch {
 		case !ok && e.Resource == "":
@@ -215,7 +244,14 @@ func (w *run) reserve(c *Conn, e fsm.Effect) fsm.Event {
 		if prev != nil && prev != c {
 			w.stepForeign(prev, fsm.Event{Kind: fsm.EvReplaced})
 		}
-		return fsm.Event{Kind: fsm.EvResourceGranted, Resource: resource}
+		return fsm.Event{Kind: fsm.EvResourceGranted, Resource: resource, Resources: n}
+	}
+}
+
+// unregister removes full JID full from the registry if c holds it.
+func (r *Router) unregister(full string, c *Conn) {
+	if r.reg.deleteIf(full, c) {
+		r.held.add(bare(full), -1)
 	}
 }
 

@@ -22,12 +22,13 @@ func TestCrossTraffic(t *testing.T) {
 	got := map[string]int{}
 	var conns []*router.Conn
 	attach := func(id string) *client {
-		c := r.Attach(id, func(e fsm.Effect) {
+		c := r.Attach(id, func(e fsm.Effect) bool {
 			if e.Kind == fsm.EffSend && e.Elem != nil && e.Elem.Tag == "message" {
 				mu.Lock()
 				got[id]++
 				mu.Unlock()
 			}
+			return true
 		})
 		conns = append(conns, c)
 		return &client{c: c, st: st}

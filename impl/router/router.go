@@ -39,6 +39,7 @@ type Router struct {
 
 	conns *shardedMap[*Conn] // attached connections, by id
 	reg   *shardedMap[*Conn] // the resource registry: full JID → holder
+	held  *counts            // the registry's full JIDs per bare JID (S-99)
 	users *shardedMap[*cell] // user machines, by bare JID
 
 	runs sync.Pool // *run
@@ -65,6 +66,7 @@ func New(p *fsm.Policy, st store.Store, opts Options) *Router {
 		newResource: opts.NewResource,
 		conns:       newShardedMap[*Conn](shards),
 		reg:         newShardedMap[*Conn](shards),
+		held:        newCounts(shards),
 		users:       newShardedMap[*cell](shards),
 	}
 	if r.clock == nil {
@@ -100,7 +102,15 @@ func randomID() string {
 // and often with a user machine's lock held too: it must not block (append
 // to a capped buffer; see impl/README.md) and must not call the Router or
 // a Conn.
-func (r *Router) Attach(id string, out func(fsm.Effect)) *Conn {
+//
+// out reports false when a write (EffSendHeader or EffSend) does not fit
+// in the connection's output buffer and was dropped. The router then
+// steps the session with EvOutputOverflow at once, under the same lock,
+// so that nothing is written in between, and gives out no other write of
+// the step that overflowed (its EffClose or EffAbort still): out must
+// take the writes of that answering step (its stream error) whatever its
+// cap.
+func (r *Router) Attach(id string, out func(fsm.Effect) bool) *Conn {
 	c := &Conn{r: r, id: id, out: out, s: fsm.New(r.policy)}
 	if !r.conns.putIfAbsent(id, c) {
 		panic("router: connection id " + id + " is already attached")

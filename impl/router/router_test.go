@@ -29,12 +29,13 @@ func newWorld(t *testing.T) *world {
 }
 
 func (w *world) attach(id string) *client {
-	c := w.r.Attach(id, func(e fsm.Effect) {
+	c := w.r.Attach(id, func(e fsm.Effect) bool {
 		if e.Kind == fsm.EffSend {
 			w.mu.Lock()
 			w.got[id] = append(w.got[id], e.String())
 			w.mu.Unlock()
 		}
+		return true
 	})
 	cl := &client{c: c, st: w.st}
 	w.clients[id] = cl
@@ -190,10 +191,11 @@ func TestReplace(t *testing.T) {
 func TestOfflineQuota(t *testing.T) {
 	r, st := newRouter(t, 1, map[string]string{"alice": "a", "bob": "b"})
 	var got []string
-	a := &client{c: r.Attach("a", func(e fsm.Effect) {
+	a := &client{c: r.Attach("a", func(e fsm.Effect) bool {
 		if e.Kind == fsm.EffSend {
 			got = append(got, e.String())
 		}
+		return true
 	}), st: st}
 	a.login(t, "alice", "a", "home")
 	got = nil

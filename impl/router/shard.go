@@ -86,14 +86,17 @@ func (sm *shardedMap[V]) claim(key string, v V, take bool) (prev V, ok bool) {
 	return prev, ok
 }
 
-// deleteIf deletes key if its value is v.
-func (sm *shardedMap[V]) deleteIf(key string, v V) {
+// deleteIf deletes key if its value is v, and reports whether it did.
+func (sm *shardedMap[V]) deleteIf(key string, v V) bool {
 	s := sm.shard(key)
 	s.mu.Lock()
-	if cur, ok := s.m[key]; ok && cur == v {
+	cur, ok := s.m[key]
+	ok = ok && cur == v
+	if ok {
 		delete(s.m, key)
 	}
 	s.mu.Unlock()
+	return ok
 }
 
 // len returns the number of keys (not a snapshot of one instant when the

@@ -40,7 +40,8 @@ type conn struct {
 	w       *stream.Writer // writes into pending
 	pending bytes.Buffer
 	closeAt bool // EffClose: send what is pending, then close
-	abort   bool // EffAbort or overflow: close at once
+	abort   bool // EffAbort or a write error: close at once
+	full    bool // a write did not fit: only the session's answer follows
 	reason  string
 	wake    chan struct{} // cap 1: the writer has work
 
@@ -75,12 +76,17 @@ func newConn(s *Server, nc net.Conn, id string) *conn {
 
 // out receives the writes of every step of the session (see
 // router.Attach): it appends to the output buffer and wakes the writer.
-func (c *conn) out(e fsm.Effect) {
+// A write that would take the buffer past MaxOutput is dropped and out
+// reports false, once: the router then steps the session with
+// EvOutputOverflow (S-98), whose stream error and close are taken
+// whatever the cap.
+func (c *conn) out(e fsm.Effect) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.abort {
-		return
+	if c.abort || c.closeAt {
+		return true // the connection is going: nothing more to write
 	}
+	before := c.pending.Len()
 	var err error
 	switch e.Kind {
 	case fsm.EffSendHeader:
@@ -96,7 +102,7 @@ func (c *conn) out(e fsm.Effect) {
 	default:
 		// EffStopTimer after a step another goroutine made (EvShutdown,
 		// EvReplaced): the reader goroutine stops its timer when it ends.
-		return
+		return true
 	}
 	if err == nil {
 		err = c.w.Flush() // into pending: memory only
@@ -104,13 +110,19 @@ func (c *conn) out(e fsm.Effect) {
 	if err != nil {
 		c.abort, c.reason = true, "write: "+err.Error()
 	}
-	if c.pending.Len() > MaxOutput {
-		c.abort, c.reason = true, "output buffer full"
+	fits := true
+	if !c.full && c.pending.Len() > c.s.maxOutput {
+		// Flushed whole elements only, so the buffer ends where this one
+		// began.
+		c.pending.Truncate(before)
+		c.full, c.reason = true, "output buffer full"
+		fits = false
 	}
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
+	return fits
 }
 
 // writeLoop sends the output buffer whenever out wakes it, until the

@@ -31,8 +31,9 @@ import (
 const (
 	DefaultNegotiationTimeout = 30 * time.Second
 	DefaultIdleTimeout        = 10 * time.Minute
-	// MaxOutput is the most bytes a connection's output buffer may hold; a
-	// client that reads more slowly than it is sent to is disconnected.
+	// MaxOutput is the most bytes a connection's output buffer may hold by
+	// default; a client that reads more slowly than it is sent to is
+	// disconnected with a stream error (S-98).
 	MaxOutput = 4 << 20
 	// writeTimeout bounds each write to a client.
 	writeTimeout = time.Minute
@@ -63,6 +64,16 @@ type Config struct {
 	// MaxStanza is the largest top-level element accepted, in bytes; 0
 	// means stream.DefaultMaxStanza.
 	MaxStanza int
+	// MaxOutput is the most bytes a connection's output buffer may hold
+	// (S-98); 0 means MaxOutput.
+	MaxOutput int
+	// MaxResources is the most connected resources an account may have at
+	// once (fsm.Policy.MaxResources, S-99); 0 means no limit.
+	MaxResources int
+	// Conflict is the answer to a bind of a resource another session of
+	// the user holds (fsm.Policy.Conflict, S-54); the zero value replaces
+	// the other session, as the RFC's default.
+	Conflict fsm.ConflictPolicy
 	// SubscribeAck and ProbeOnApproval turn on Prosody's two subscription
 	// extras (fsm.Policy fields of the same names; off by default, as in
 	// RFC 6121).
@@ -85,6 +96,8 @@ type Server struct {
 	policy *fsm.Policy
 	router *router.Router
 	sasl   *sasl.Server
+	// maxOutput is Config.MaxOutput with its default.
+	maxOutput int
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -129,6 +142,7 @@ func New(cfg Config) (*Server, error) {
 	p := fsm.DefaultPolicy
 	p.Hosts = append([]string(nil), cfg.Domains...)
 	p.SubscribeAck, p.ProbeOnApproval = cfg.SubscribeAck, cfg.ProbeOnApproval
+	p.MaxResources, p.Conflict = cfg.MaxResources, cfg.Conflict
 	p.TLS = cfg.TLS != nil
 	p.RequireTLS = cfg.RequireTLS && cfg.TLS != nil
 	p.Mechanisms = sasl.Mechanisms(sopts)
@@ -139,6 +153,10 @@ func New(cfg Config) (*Server, error) {
 		sasl:      ss,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		maxOutput: cfg.MaxOutput,
+	}
+	if s.maxOutput <= 0 {
+		s.maxOutput = MaxOutput
 	}
 	s.router = router.New(s.policy, cfg.Store, router.Options{})
 	return s, nil
