@@ -65,10 +65,12 @@ func (m *userMachine) rosterGet(from string, iq, query *etree.Element) {
 		m.reply(from, iq, nil)
 		return
 	}
-	q := nsElement("query", NSRoster)
+	q := newElement("query", 2)
+	q.CreateAttr("xmlns", NSRoster)
 	if versioning {
 		q.CreateAttr("ver", u.Roster.version())
 	}
+	q.Child = make([]etree.Token, 0, len(u.Roster.Items))
 	for _, item := range u.Roster.Items {
 		q.AddChild(itemElement(item, false))
 	}
@@ -77,7 +79,7 @@ func (m *userMachine) rosterGet(from string, iq, query *etree.Element) {
 
 // itemElement renders a roster item; removed renders subscription='remove'.
 func itemElement(item RosterItem, removed bool) *etree.Element {
-	el := etree.NewElement("item")
+	el := newElement("item", 5)
 	el.CreateAttr("jid", item.JID)
 	if item.Name != "" {
 		el.CreateAttr("name", item.Name)
@@ -94,6 +96,9 @@ func itemElement(item RosterItem, removed bool) *etree.Element {
 	}
 	if item.Approved {
 		el.CreateAttr("approved", "true")
+	}
+	if len(item.Groups) > 0 {
+		el.Child = make([]etree.Token, 0, len(item.Groups))
 	}
 	for _, g := range item.Groups {
 		el.CreateElement("group").SetText(g)
@@ -172,24 +177,37 @@ func (m *userMachine) saveItem(item RosterItem) {
 }
 
 // push sends a roster push for item to every interested resource (I-43).
+// The push is built once, when the first interested resource is met, and
+// the same element goes to each of them, as a message to several resources
+// does: nothing changes an element once it is delivered.
 func (m *userMachine) push(item RosterItem, removed bool) {
 	u := &m.u
-	ver := u.Roster.version()
+	var iq *etree.Element
 	for _, r := range u.Resources {
 		if !r.Interested {
 			continue
 		}
-		q := nsElement("query", NSRoster)
-		if u.policy().RosterVersioning {
-			q.CreateAttr("ver", ver)
+		if iq == nil {
+			iq = m.pushElement(item, removed)
 		}
-		q.AddChild(itemElement(item, removed))
-		iq := etree.NewElement("iq")
-		iq.CreateAttr("type", "set")
-		iq.CreateAttr("id", "push"+ver)
-		iq.AddChild(q)
 		m.deliver("", r.FullJID, r.FullJID, iq)
 	}
+}
+
+// pushElement builds the roster push of item.
+func (m *userMachine) pushElement(item RosterItem, removed bool) *etree.Element {
+	ver := m.u.Roster.version()
+	q := newElement("query", 2)
+	q.CreateAttr("xmlns", NSRoster)
+	if m.u.policy().RosterVersioning {
+		q.CreateAttr("ver", ver)
+	}
+	q.AddChild(itemElement(item, removed))
+	iq := newElement("iq", 2)
+	iq.CreateAttr("type", "set")
+	iq.CreateAttr("id", "push"+ver)
+	iq.AddChild(q)
+	return iq
 }
 
 // rosterRemove removes a contact (RFC 6121 §2.5, I-44): the contact's

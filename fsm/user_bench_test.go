@@ -106,3 +106,65 @@ func BenchmarkBroadcast(b *testing.B) {
 		})
 	}
 }
+
+// rosterItems returns n roster items with a subscription both ways, in
+// the group "friends", sorted by JID.
+func rosterItems(n int) []fsm.RosterItem {
+	items := make([]fsm.RosterItem, n)
+	for i := range items {
+		items[i] = fsm.RosterItem{JID: fmt.Sprintf("c%04d@localhost", i), Name: fmt.Sprintf("c%04d", i),
+			Groups: []string{"friends"}, Sub: fsm.SubBoth}
+	}
+	return items
+}
+
+// BenchmarkRosterGet: a roster get from one of alice's two resources with
+// 10 and 30 contacts (the average roster of `simulate random` after a
+// million events is about 30): the whole roster as XML (I-41).
+func BenchmarkRosterGet(b *testing.B) {
+	el := ubElement(b, `<iq type='get' id='rg'><query xmlns='jabber:iq:roster'/></iq>`)
+	ev := fsm.UserEvent{Kind: fsm.UEvOutbound, From: "alice@localhost/r0", To: "alice@localhost", Elem: el}
+	for _, n := range []int{10, 30} {
+		b.Run(fmt.Sprintf("items=%d", n), func(b *testing.B) {
+			ubRun(b, ubUser(2, rosterItems(n)), ev, func(out []fsm.UserEffect) error {
+				if len(out) != 1 || out[0].Kind != fsm.UEffDeliver || len(out[0].Elem.FindElements("query/item")) != n {
+					return fmt.Errorf("effects %v, want the roster with %d items", out, n)
+				}
+				return nil
+			}, 1)
+		})
+	}
+}
+
+// BenchmarkRosterPush: alice approves a pending request from a contact in
+// a roster of 30, with 1 and 2 interested resources: the approval is
+// routed, the item saved and pushed to each interested resource (I-31,
+// I-43), and her presence sent to the new subscriber (I-32).
+func BenchmarkRosterPush(b *testing.B) {
+	el := ubElement(b, `<presence to='c0015@localhost' type='subscribed'/>`)
+	ev := fsm.UserEvent{Kind: fsm.UEvOutbound, From: "alice@localhost/r0", To: "c0015@localhost", Elem: el}
+	req := ubElement(b, `<presence from='c0015@localhost' to='alice@localhost' type='subscribe'/>`)
+	for _, n := range []int{1, 2} {
+		b.Run(fmt.Sprintf("interested=%d", n), func(b *testing.B) {
+			items := rosterItems(30)
+			items[15].Sub = fsm.SubTo
+			u := ubUser(2, items)
+			u.Pending = []fsm.PendingRequest{{From: "c0015@localhost", Elem: req}}
+			for i := range n {
+				u.Resources[i].Interested = true
+			}
+			ubRun(b, u, ev, func(out []fsm.UserEffect) error {
+				pushes := 0
+				for _, e := range out {
+					if e.Kind == fsm.UEffDeliver && e.Elem.FindElement("query/item[@subscription='both']") != nil {
+						pushes++
+					}
+				}
+				if pushes != n {
+					return fmt.Errorf("effects %v, want %d pushes", out, n)
+				}
+				return nil
+			}, n)
+		})
+	}
+}

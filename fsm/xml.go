@@ -51,6 +51,14 @@ func childElements(el *etree.Element) (n int, first *etree.Element) {
 	return n, first
 }
 
+// newElement returns a new element <tag/> with room for attrs attributes,
+// so that adding them allocates once rather than at each doubling.
+func newElement(tag string, attrs int) *etree.Element {
+	el := etree.NewElement(tag)
+	el.Attr = make([]etree.Attr, 0, attrs)
+	return el
+}
+
 // nsElement returns a new element <tag xmlns='ns'/>.
 func nsElement(tag, ns string) *etree.Element {
 	el := etree.NewElement(tag)
@@ -102,7 +110,7 @@ const (
 // sender (to, when known), and <error type=typ><cond/><text/>?</error>. The
 // original payload is not echoed.
 func stanzaError(orig *etree.Element, to, typ, cond, text string) *etree.Element {
-	el := etree.NewElement(orig.Tag)
+	el := newElement(orig.Tag, 4)
 	if id, ok := lookup(orig, "id"); ok {
 		el.CreateAttr("id", id)
 	}
@@ -126,7 +134,7 @@ func stanzaError(orig *etree.Element, to, typ, cond, text string) *etree.Element
 
 // iqResult builds <iq type='result' id=id [to=to]/> with an optional child.
 func iqResult(id, to string, child *etree.Element) *etree.Element {
-	el := etree.NewElement("iq")
+	el := newElement("iq", 3)
 	el.CreateAttr("type", "result")
 	el.CreateAttr("id", id)
 	if to != "" {

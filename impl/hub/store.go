@@ -1,7 +1,8 @@
 package hub
 
 import (
-	"sort"
+	"slices"
+	"strings"
 
 	"github.com/xmppfsm/xmppfsm/fsm"
 )
@@ -11,7 +12,7 @@ import (
 // messages, each per bare JID.
 type Store struct {
 	accounts map[string]string
-	rosters  map[string]fsm.Roster
+	rosters  map[string]*fsm.Roster
 	pending  map[string][]fsm.PendingRequest
 	offline  map[string][]fsm.StoredMessage
 }
@@ -20,7 +21,7 @@ type Store struct {
 func NewStore() *Store {
 	return &Store{
 		accounts: map[string]string{},
-		rosters:  map[string]fsm.Roster{},
+		rosters:  map[string]*fsm.Roster{},
 		pending:  map[string][]fsm.PendingRequest{},
 		offline:  map[string][]fsm.StoredMessage{},
 	}
@@ -41,37 +42,60 @@ func (st *Store) CheckPassword(local, password string) bool {
 	return ok && p == password
 }
 
-// Roster returns the stored roster of bare JID j.
-func (st *Store) Roster(j string) fsm.Roster { return st.rosters[j] }
-
-// SaveItem stores a roster item and the roster version.
-func (st *Store) SaveItem(j string, item fsm.RosterItem, version uint64) {
+// Roster returns a copy of the stored roster of bare JID j. The store
+// changes its own items in place, so what it hands out is never shared
+// with it.
+func (st *Store) Roster(j string) fsm.Roster {
 	r := st.rosters[j]
-	items := make([]fsm.RosterItem, 0, len(r.Items)+1)
-	for _, it := range r.Items {
-		if it.JID != item.JID {
-			items = append(items, it)
-		}
+	if r == nil {
+		return fsm.Roster{}
 	}
-	items = append(items, item)
-	sort.Slice(items, func(a, b int) bool { return items[a].JID < items[b].JID })
-	st.rosters[j] = fsm.Roster{Version: version, Items: items}
+	return fsm.Roster{Version: r.Version, Items: slices.Clone(r.Items)}
+}
+
+// SaveItem stores a roster item and the roster version. The items stay
+// sorted by JID, one per JID: the item replaces the one with its JID or is
+// inserted in its place, without copying the rest.
+func (st *Store) SaveItem(j string, item fsm.RosterItem, version uint64) {
+	r := st.roster(j)
+	if i, found := st.find(r, item.JID); found {
+		r.Items[i] = item
+	} else {
+		r.Items = slices.Insert(r.Items, i, item)
+	}
+	r.Version = version
 }
 
 // RemoveItem removes a roster item and stores the roster version.
 func (st *Store) RemoveItem(j, contact string, version uint64) {
-	r := st.rosters[j]
-	items := make([]fsm.RosterItem, 0, len(r.Items))
-	for _, it := range r.Items {
-		if it.JID != contact {
-			items = append(items, it)
-		}
+	r := st.roster(j)
+	if i, found := st.find(r, contact); found {
+		r.Items = slices.Delete(r.Items, i, i+1)
 	}
-	st.rosters[j] = fsm.Roster{Version: version, Items: items}
+	r.Version = version
 }
 
-// Pending returns the pending subscription requests of bare JID j.
-func (st *Store) Pending(j string) []fsm.PendingRequest { return st.pending[j] }
+// roster returns the stored roster of j, made if there is none.
+func (st *Store) roster(j string) *fsm.Roster {
+	r := st.rosters[j]
+	if r == nil {
+		r = &fsm.Roster{}
+		st.rosters[j] = r
+	}
+	return r
+}
+
+// find returns the index of the item for contact in r, or where it would
+// be inserted, and whether it is there.
+func (st *Store) find(r *fsm.Roster, contact string) (int, bool) {
+	return slices.BinarySearchFunc(r.Items, contact, func(it fsm.RosterItem, c string) int {
+		return strings.Compare(it.JID, c)
+	})
+}
+
+// Pending returns a copy of the pending subscription requests of bare JID
+// j (the store changes its own in place).
+func (st *Store) Pending(j string) []fsm.PendingRequest { return slices.Clone(st.pending[j]) }
 
 // SavePending stores a pending subscription request.
 func (st *Store) SavePending(j string, p fsm.PendingRequest) {
@@ -81,13 +105,11 @@ func (st *Store) SavePending(j string, p fsm.PendingRequest) {
 
 // DeletePending forgets the pending request from contact.
 func (st *Store) DeletePending(j, contact string) {
-	var keep []fsm.PendingRequest
-	for _, p := range st.pending[j] {
-		if p.From != contact {
-			keep = append(keep, p)
-		}
+	ps, ok := st.pending[j]
+	if !ok {
+		return
 	}
-	st.pending[j] = keep
+	st.pending[j] = slices.DeleteFunc(ps, func(p fsm.PendingRequest) bool { return p.From == contact })
 }
 
 // StoreOffline keeps a message for bare JID j.
