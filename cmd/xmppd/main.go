@@ -3,6 +3,9 @@
 //	xmppd serve --domain localhost --c2s 127.0.0.1:5222 --data ./xmppd-data \
 //	      [--insecure-plain] [--require-tls=false] [--tls-cert F --tls-key F]
 //	      [--pprof 127.0.0.1:6060]
+//	      [--idle-timeout 10m] [--negotiation-timeout 30s] [--max-stanza BYTES]
+//	      [--max-resources N] [--conflict replace|refuse|generate]
+//	      [--subscribe-ack] [--probe-on-approval]
 //	xmppd user add JID [--password-stdin] [--data DIR]
 //	xmppd user add --batch [--data DIR] < lines of 'JID PASSWORD'
 //	xmppd user passwd JID [--password-stdin] [--data DIR]
@@ -33,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/xmppfsm/xmppfsm/impl/record"
 	"github.com/xmppfsm/xmppfsm/impl/sasl"
 	"github.com/xmppfsm/xmppfsm/impl/server"
 	"github.com/xmppfsm/xmppfsm/impl/store"
@@ -74,6 +78,7 @@ var errUsage = errors.New("usage")
 
 const usage = `usage:
   xmppd serve --domain D [--domain D2] [--c2s ADDR] [--data DIR] [--insecure-plain] [--require-tls=false] [--tls-cert F --tls-key F] [--pprof ADDR]
+        [--idle-timeout D] [--negotiation-timeout D] [--max-stanza BYTES] [--max-resources N] [--conflict replace|refuse|generate] [--subscribe-ack] [--probe-on-approval]
   xmppd user add JID [--password-stdin] [--data DIR]
   xmppd user add --batch [--data DIR]          (lines 'JID PASSWORD' on stdin)
   xmppd user passwd JID [--password-stdin] [--data DIR]
@@ -272,6 +277,9 @@ func serve(e *env, args []string) error {
 	certFile := fs.String("tls-cert", "", "TLS certificate (PEM)")
 	keyFile := fs.String("tls-key", "", "TLS private key (PEM)")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this loopback address (profiling)")
+	var lim limitFlags
+	lim.register(fs)
+	recordDir := fs.String("record", "", "write each connection's session log (every event and effect, credentials left out) into this directory, for simulate replay")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -284,6 +292,10 @@ func serve(e *env, args []string) error {
 	}
 	if len(domains) == 0 {
 		return usageErr("serve: --domain is required")
+	}
+	lc, err := lim.config()
+	if err != nil {
+		return err
 	}
 	if (*certFile == "") != (*keyFile == "") {
 		return usageErr("serve: --tls-cert and --tls-key go together")
@@ -316,7 +328,25 @@ func serve(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var rec server.Recorder // a nil *record.Dir would be a non-nil Recorder
+	if *recordDir != "" {
+		d, err := record.NewDir(*recordDir)
+		if err != nil {
+			return err
+		}
+		rec = d
+		log.Info("recording sessions", "dir", *recordDir)
+	}
 	srv, err := server.New(server.Config{
+		// Limits and policies (limits.go).
+		IdleTimeout:        lc.IdleTimeout,
+		NegotiationTimeout: lc.NegotiationTimeout,
+		MaxStanza:          lc.MaxStanza,
+		MaxResources:       lc.MaxResources,
+		Conflict:           lc.Conflict,
+		SubscribeAck:       lc.SubscribeAck,
+		ProbeOnApproval:    lc.ProbeOnApproval,
+
 		Domains:       domains,
 		C2S:           *c2s,
 		TLS:           &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
@@ -326,6 +356,7 @@ func serve(e *env, args []string) error {
 		Iterations:    iterations,
 		SASLSecret:    secret,
 		Logger:        log,
+		Record:        rec,
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"flag"
+	"time"
+
+	"github.com/xmppfsm/xmppfsm/fsm"
+	"github.com/xmppfsm/xmppfsm/impl/server"
+	"github.com/xmppfsm/xmppfsm/impl/stream"
+)
+
+// minMaxStanza is the smallest stanza limit serve accepts: RFC 6120 §13.12
+// forbids a limit below 10000 bytes.
+const minMaxStanza = 10000
+
+// conflictPolicies are the values of --conflict (fsm.ConflictPolicy).
+var conflictPolicies = map[string]fsm.ConflictPolicy{
+	"replace":  fsm.ConflictReplace,
+	"refuse":   fsm.ConflictRefuse,
+	"generate": fsm.ConflictGenerate,
+}
+
+// limitFlags are serve's flags for the server's limits and policies.
+type limitFlags struct {
+	idle, negotiation       time.Duration
+	maxStanza, maxResources int
+	conflict                string
+	subscribeAck, probe     bool
+}
+
+// register defines the flags on fs.
+func (l *limitFlags) register(fs *flag.FlagSet) {
+	fs.DurationVar(&l.idle, "idle-timeout", server.DefaultIdleTimeout, "close a connection nothing was read from for this long (0: never)")
+	fs.DurationVar(&l.negotiation, "negotiation-timeout", server.DefaultNegotiationTimeout, "close a connection not bound this long after it opened (0: never)")
+	fs.IntVar(&l.maxStanza, "max-stanza", stream.DefaultMaxStanza, "largest stanza accepted, in bytes (at least 10000, RFC 6120 §13.12)")
+	fs.IntVar(&l.maxResources, "max-resources", 0, "most connected resources per account (0: no limit)")
+	fs.StringVar(&l.conflict, "conflict", "replace", "answer to a bind of a resource in use: replace, refuse or generate")
+	fs.BoolVar(&l.subscribeAck, "subscribe-ack", false, "acknowledge a delivered subscription request with unavailable presence (Prosody's extra)")
+	fs.BoolVar(&l.probe, "probe-on-approval", false, "probe a contact whose approval makes the subscription both (Prosody's extra)")
+}
+
+// config checks the flags and returns the server.Config fields they set.
+func (l *limitFlags) config() (server.Config, error) {
+	var cfg server.Config
+	var err error
+	if cfg.IdleTimeout, err = timeout("idle-timeout", l.idle); err != nil {
+		return cfg, err
+	}
+	if cfg.NegotiationTimeout, err = timeout("negotiation-timeout", l.negotiation); err != nil {
+		return cfg, err
+	}
+	if l.maxStanza < minMaxStanza {
+		return cfg, usageErr("serve: --max-stanza %d: at least %d bytes (RFC 6120 §13.12)", l.maxStanza, minMaxStanza)
+	}
+	cfg.MaxStanza = l.maxStanza
+	if l.maxResources < 0 {
+		return cfg, usageErr("serve: --max-resources %d: not a count (0 means no limit)", l.maxResources)
+	}
+	cfg.MaxResources = l.maxResources
+	c, ok := conflictPolicies[l.conflict]
+	if !ok {
+		return cfg, usageErr("serve: --conflict %q: want replace, refuse or generate", l.conflict)
+	}
+	cfg.Conflict = c
+	cfg.SubscribeAck, cfg.ProbeOnApproval = l.subscribeAck, l.probe
+	return cfg, nil
+}
+
+// timeout turns a timeout flag into a server.Config duration: 0 (never)
+// becomes negative, as Config has it.
+func timeout(name string, d time.Duration) (time.Duration, error) {
+	switch {
+	case d < 0:
+		return 0, usageErr("serve: --%s %v: negative (0 means no limit)", name, d)
+	case d == 0:
+		return -1, nil
+	}
+	return d, nil
+}

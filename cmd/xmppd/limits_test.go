@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/xmppfsm/xmppfsm/fsm"
+	"github.com/xmppfsm/xmppfsm/impl/server"
+	"github.com/xmppfsm/xmppfsm/impl/server/xclient"
+	"github.com/xmppfsm/xmppfsm/impl/stream"
+)
+
+// TestLimitFlags: each limit flag reaches server.Config, the defaults are
+// the server's, and a bad value is a usage error that names the flag.
+func TestLimitFlags(t *testing.T) {
+	defaults := server.Config{
+		IdleTimeout:        server.DefaultIdleTimeout,
+		NegotiationTimeout: server.DefaultNegotiationTimeout,
+		MaxStanza:          stream.DefaultMaxStanza,
+	}
+	for _, tc := range []struct {
+		args    []string
+		want    func(*server.Config)
+		wantErr string
+	}{
+		{args: nil, want: func(*server.Config) {}},
+		{args: []string{"--idle-timeout", "90s", "--negotiation-timeout", "5s"}, want: func(c *server.Config) {
+			c.IdleTimeout, c.NegotiationTimeout = 90*time.Second, 5*time.Second
+		}},
+		{args: []string{"--idle-timeout", "0", "--negotiation-timeout", "0"}, want: func(c *server.Config) {
+			c.IdleTimeout, c.NegotiationTimeout = -1, -1 // no limit
+		}},
+		{args: []string{"--max-stanza", "10000", "--max-resources", "3"}, want: func(c *server.Config) {
+			c.MaxStanza, c.MaxResources = 10000, 3
+		}},
+		{args: []string{"--conflict", "refuse"}, want: func(c *server.Config) { c.Conflict = fsm.ConflictRefuse }},
+		{args: []string{"--conflict", "generate"}, want: func(c *server.Config) { c.Conflict = fsm.ConflictGenerate }},
+		{args: []string{"--conflict", "replace"}, want: func(c *server.Config) { c.Conflict = fsm.ConflictReplace }},
+		{args: []string{"--subscribe-ack", "--probe-on-approval"}, want: func(c *server.Config) {
+			c.SubscribeAck, c.ProbeOnApproval = true, true
+		}},
+		{args: []string{"--idle-timeout", "-1s"}, wantErr: "--idle-timeout -1s: negative"},
+		{args: []string{"--negotiation-timeout", "-5m"}, wantErr: "--negotiation-timeout -5m0s: negative"},
+		{args: []string{"--idle-timeout", "ten"}, wantErr: `invalid value "ten" for flag -idle-timeout`},
+		{args: []string{"--max-stanza", "9999"}, wantErr: "--max-stanza 9999: at least 10000 bytes"},
+		{args: []string{"--max-stanza", "0"}, wantErr: "--max-stanza 0: at least 10000 bytes"},
+		{args: []string{"--max-resources", "-1"}, wantErr: "--max-resources -1: not a count"},
+		{args: []string{"--max-resources", "many"}, wantErr: `invalid value "many" for flag -max-resources`},
+		{args: []string{"--conflict", "kick"}, wantErr: `--conflict "kick": want replace, refuse or generate`},
+	} {
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		var lim limitFlags
+		lim.register(fs)
+		_, err := parse(fs, tc.args)
+		var got server.Config
+		if err == nil {
+			got, err = lim.config()
+		}
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%v: error %v, want %q", tc.args, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%v: %v", tc.args, err)
+			continue
+		}
+		want := defaults
+		tc.want(&want)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%v: config (-want +got):\n%s", tc.args, diff)
+		}
+	}
+}
+
+// TestServeBadLimit: serve refuses a bad limit before it opens anything.
+func TestServeBadLimit(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	e, _ := testEnv(context.Background(), "")
+	err := runWith(e, []string{"serve", "--domain", "localhost", "--data", data, "--conflict", "kick"})
+	if err == nil || !strings.Contains(err.Error(), "--conflict") || !strings.Contains(err.Error(), "usage:") {
+		t.Errorf("serve --conflict kick: %v, want a usage error about --conflict", err)
+	}
+	if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the data directory was opened before the flags were checked: %v", err)
+	}
+}
+
+// TestServeMaxResources: xmppd serve --max-resources 1 refuses a second
+// resource of one account with resource-constraint (S-99).
+func TestServeMaxResources(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	e, _ := testEnv(context.Background(), "secret\n")
+	if err := runWith(e, []string{"user", "add", "alice", "--password-stdin", "--data", data}); err != nil {
+		t.Fatal(err)
+	}
+	addr, stop := startServe(t, "--data", data, "--insecure-plain", "--max-resources", "1")
+	defer stop()
+
+	first := xclient.Dial(t, addr, "localhost")
+	first.Login("alice", "secret", "one")
+	second := xclient.Dial(t, addr, "localhost")
+	second.Open()
+	if el := second.Plain("alice", "secret"); el.Tag != "success" {
+		t.Fatalf("login: <%s>", el.Tag)
+	}
+	second.Restart()
+	second.Send(`<iq type='set' id='b2'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>two</resource></bind></iq>`)
+	iq := second.Expect("iq")
+	if iq.SelectAttrValue("type", "") != "error" || iq.FindElement("error/resource-constraint") == nil ||
+		iq.FindElement("error").SelectAttrValue("type", "") != "wait" {
+		t.Errorf("second resource: %s, want a wait/resource-constraint error", fsm.XML(iq))
+	}
+}
+
+// startServe runs xmppd serve on a free loopback port with args (plus
+// --domain localhost) and returns its address and a function that stops
+// it as SIGINT would and waits for it.
+func startServe(t *testing.T, args ...string) (string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	e, _ := testEnv(ctx, "")
+	e.ready = func(a string) { addr <- a }
+	served := make(chan error, 1)
+	go func() {
+		served <- runWith(e, append([]string{"serve", "--domain", "localhost", "--c2s", "127.0.0.1:0"}, args...))
+	}()
+	select {
+	case a := <-addr:
+		return a, func() {
+			cancel()
+			if err := <-served; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		}
+	case err := <-served:
+		cancel()
+		t.Fatalf("serve: %v", err)
+	case <-time.After(xclient.Timeout):
+		cancel()
+		t.Fatal("serve did not start")
+	}
+	return "", nil
+}
