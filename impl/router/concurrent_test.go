@@ -216,10 +216,15 @@ func TestConcurrentUsers(t *testing.T) {
 	if s := r.Stats(); s.StoreErrors != 0 || s.OfflineDropped != 0 {
 		t.Errorf("stats: %+v", s)
 	}
+	// Every machine is evicted once its sessions are gone: the rosters are
+	// in the store.
+	if n := r.Stats().Users; n != 0 {
+		t.Errorf("%d user machines in memory after every session closed", n)
+	}
 	for i := range users {
-		u, _ := r.User(userName(i) + "@localhost")
-		if len(u.Roster.Items) == 0 {
-			t.Errorf("%s has an empty roster after subscribing", userName(i))
+		roster, err := st.Roster(userName(i) + "@localhost")
+		if err != nil || len(roster.Items) == 0 {
+			t.Errorf("%s has an empty roster after subscribing (%v)", userName(i), err)
 		}
 	}
 	t.Logf("%d messages: %d stored, the rest delivered", sent, stored)

@@ -87,7 +87,17 @@
 //
 // # Memory
 //
-// User machines stay loaded once used, including those of addresses with
-// no account; eviction of idle machines (no resources, no cell holder) is
-// still to do.
+// A user machine left with no connected resource after a step is dropped
+// from memory (evicted) before its cell is released, as is a cell whose
+// machine could not be loaded: everything such a machine holds (roster,
+// pending requests, whether the account exists) is in the store, written
+// before the cell was released, and the next event for the user loads it
+// again. So memory follows the connected users, not every address ever
+// used: an offline user costs a store read per event instead. A goroutine
+// that found the cell before it was dropped sees it marked gone once it
+// holds it and looks the user up again. (A store write that failed leaves
+// the store behind the machine; eviction makes the store's state the one
+// that counts from then on.) The only cell that can stay without a
+// resource is one loaded for a bind (EffLoadRoster) whose session closed
+// before it was bound; the user's next event drops it.
 package router

@@ -15,25 +15,51 @@ import (
 type cell struct {
 	mu     sync.Mutex
 	loaded bool
-	u      fsm.User
+	// gone is set, under mu, when the cell is dropped from the map: a
+	// goroutine that found it before then and locks it after looks again.
+	gone bool
+	u    fsm.User
 }
 
 // lockUser returns the cell of bare JID j locked, with its machine loaded
-// from the store on first use.
+// from the store on first use (and again after the cell was evicted).
 func (r *Router) lockUser(j string) (*cell, error) {
-	cl := r.users.getOrCreate(j, func() *cell { return &cell{} })
-	cl.mu.Lock()
-	if cl.loaded {
+	for {
+		cl := r.users.getOrCreate(j, func() *cell { return &cell{} })
+		cl.mu.Lock()
+		if cl.gone {
+			cl.mu.Unlock()
+			continue
+		}
+		if cl.loaded {
+			return cl, nil
+		}
+		u, err := r.loadUser(j)
+		if err != nil {
+			r.evictLocked(cl, j) // nothing to keep: the next use loads again
+			cl.mu.Unlock()
+			r.storeErrors.Add(1)
+			return nil, err
+		}
+		cl.u, cl.loaded = u, true
 		return cl, nil
 	}
-	u, err := r.loadUser(j)
-	if err != nil {
-		cl.mu.Unlock()
-		r.storeErrors.Add(1)
-		return nil, err
+}
+
+// evictIdleLocked drops the machine in cl, which the caller holds, from
+// memory when it has no connected resource: everything else it holds
+// (roster, pending requests, the account's existence) is in the store,
+// written before the cell was released, and is loaded again on next use.
+func (r *Router) evictIdleLocked(cl *cell, j string) {
+	if len(cl.u.Resources) == 0 {
+		r.evictLocked(cl, j)
 	}
-	cl.u, cl.loaded = u, true
-	return cl, nil
+}
+
+// evictLocked drops cl, which the caller holds, from the map.
+func (r *Router) evictLocked(cl *cell, j string) {
+	cl.gone = true
+	r.users.deleteIf(j, cl)
 }
 
 // loadUser reads the machine of bare JID j from the store.
@@ -95,6 +121,7 @@ func (w *run) stepUser(j string, ev fsm.UserEvent) {
 		return
 	}
 	w.stepLocked(cl, j, ev)
+	w.r.evictIdleLocked(cl, j)
 	cl.mu.Unlock()
 }
 
