@@ -151,9 +151,14 @@ func TestPresence(t *testing.T) {
 
 func TestIdle(t *testing.T) {
 	tg := startServer(t, 3)
-	r := runIdle(testCtx(t), tg, 3, 3, 0)
+	r := runIdle(testCtx(t), tg, 3, 3, 3, 0)
 	if r.Held != 3 || r.PingFailed != 0 || len(r.LoginFailed) != 0 {
 		t.Fatalf("%+v, want 3 held", r)
+	}
+	// More sessions than accounts: several resources per account.
+	r = runIdle(testCtx(t), tg, 7, 3, 4, 0)
+	if r.Held != 7 || r.PingFailed != 0 || len(r.LoginFailed) != 0 {
+		t.Fatalf("%+v, want 7 held over 3 accounts", r)
 	}
 	if r.RSSBeforeKiB <= 0 || r.RSSAfterKiB <= 0 {
 		t.Errorf("memory not read: %+v", r)

@@ -10,6 +10,7 @@ import (
 // idleResult is the outcome of the idle workload.
 type idleResult struct {
 	N            int            `json:"n"`
+	Accounts     int            `json:"accounts"`
 	Held         int            `json:"held"`
 	LoginFailed  map[string]int `json:"login_failed,omitempty"`
 	PingFailed   int            `json:"ping_failed"`
@@ -19,11 +20,12 @@ type idleResult struct {
 	LoginSeconds float64        `json:"login_seconds"`
 }
 
-// runIdle logs in n sessions (available: each sent its initial presence),
-// lets the server settle, reads its resident memory, then pings every
-// session to check it is still held.
-func runIdle(ctx context.Context, t *target, n, conc int, settle time.Duration) idleResult {
-	res := idleResult{N: n}
+// runIdle logs in n sessions (available: each sent its initial presence)
+// over accounts accounts (several resources each when fewer than n), lets
+// the server settle, reads its resident memory, then pings every session
+// to check it is still held.
+func runIdle(ctx context.Context, t *target, n, accounts, conc int, settle time.Duration) idleResult {
+	res := idleResult{N: n, Accounts: accounts}
 	var err error
 	if len(t.pids) > 0 {
 		if res.RSSBeforeKiB, err = procRSS(t.pids); err != nil {
@@ -31,7 +33,7 @@ func runIdle(ctx context.Context, t *target, n, conc int, settle time.Duration) 
 		}
 	}
 	start := time.Now()
-	cs, failed := t.connectAll(ctx, n, conc, "idle")
+	cs, failed := t.connectMany(ctx, n, accounts, conc, "idle")
 	defer closeAll(cs)
 	res.LoginSeconds = time.Since(start).Seconds()
 	if len(failed) > 0 {

@@ -120,9 +120,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	case "idle":
 		n := fs.Int("n", 1000, "sessions held")
+		accounts := fs.Int("accounts", 0, "accounts the sessions use (0: one per session; fewer: several resources each)")
 		settle := fs.Duration("settle", 2*time.Second, "wait after the logins before reading the server's memory")
 		workload = func(ctx context.Context) (any, bool) {
-			r := runIdle(ctx, t, *n, *conc, *settle)
+			if *accounts <= 0 || *accounts > *n {
+				*accounts = *n
+			}
+			r := runIdle(ctx, t, *n, *accounts, *conc, *settle)
 			return r, r.Held == r.N && r.PingFailed == 0 && len(r.LoginFailed) == 0
 		}
 	default:

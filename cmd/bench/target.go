@@ -43,6 +43,13 @@ func (t *target) connect(i int, res string) (*client, error) {
 // connectAll logs in accounts 0..n-1 at concurrency conc and returns the
 // clients (nil for the failed ones) and the failures by step.
 func (t *target) connectAll(ctx context.Context, n, conc int, res string) ([]*client, map[string]int) {
+	return t.connectMany(ctx, n, n, conc, res)
+}
+
+// connectMany logs in n sessions at concurrency conc, session i as account
+// i mod accounts: with fewer accounts than sessions, each account has
+// several resources (res followed by the session's number).
+func (t *target) connectMany(ctx context.Context, n, accounts, conc int, res string) ([]*client, map[string]int) {
 	clients := make([]*client, n)
 	var mu sync.Mutex
 	failed := map[string]int{}
@@ -55,7 +62,11 @@ func (t *target) connectAll(ctx context.Context, n, conc int, res string) ([]*cl
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				c, err := t.connect(i, res)
+				r := res
+				if accounts < n {
+					r = res + strconv.Itoa(i)
+				}
+				c, err := t.connect(i%accounts, r)
 				if err != nil {
 					mu.Lock()
 					failed[failStep(err)]++
