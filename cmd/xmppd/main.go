@@ -36,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/xmppfsm/xmppfsm/impl/record"
 	"github.com/xmppfsm/xmppfsm/impl/sasl"
 	"github.com/xmppfsm/xmppfsm/impl/server"
 	"github.com/xmppfsm/xmppfsm/impl/store"
@@ -278,6 +279,7 @@ func serve(e *env, args []string) error {
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this loopback address (profiling)")
 	var lim limitFlags
 	lim.register(fs)
+	recordDir := fs.String("record", "", "write each connection's session log (every event and effect, credentials left out) into this directory, for simulate replay")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -326,6 +328,15 @@ func serve(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var rec server.Recorder // a nil *record.Dir would be a non-nil Recorder
+	if *recordDir != "" {
+		d, err := record.NewDir(*recordDir)
+		if err != nil {
+			return err
+		}
+		rec = d
+		log.Info("recording sessions", "dir", *recordDir)
+	}
 	srv, err := server.New(server.Config{
 		// Limits and policies (limits.go).
 		IdleTimeout:        lc.IdleTimeout,
@@ -345,6 +356,7 @@ func serve(e *env, args []string) error {
 		Iterations:    iterations,
 		SASLSecret:    secret,
 		Logger:        log,
+		Record:        rec,
 	})
 	if err != nil {
 		return err

@@ -94,13 +94,20 @@ func (c *Conn) stepConn(ev fsm.Event, own bool, jobs []userJob) (_ []userJob, re
 	defer c.mu.Unlock()
 	next, effects := fsm.Step(c.s, ev)
 	c.s = next
+	if r.observe != nil {
+		r.observe(c.id, ev, effects)
+	}
 	var overflow bool
 	jobs, rest, overflow = c.effectsLocked(effects, own, jobs, rest)
 	if overflow && c.s.Phase != fsm.Closed {
 		// S-98: the session answers the write the connection could not
 		// take, before anything else can be written.
-		next, effects = fsm.Step(c.s, fsm.Event{Kind: fsm.EvOutputOverflow})
+		ev = fsm.Event{Kind: fsm.EvOutputOverflow}
+		next, effects = fsm.Step(c.s, ev)
 		c.s = next
+		if r.observe != nil {
+			r.observe(c.id, ev, effects)
+		}
 		jobs, rest, _ = c.effectsLocked(effects, own, jobs, rest)
 	}
 	if c.s.Phase == fsm.Closed && !c.detached {

@@ -26,6 +26,14 @@ type Options struct {
 	// resources, connections), rounded up to a power of two. Zero or less
 	// means 64.
 	Shards int
+	// Observe, when set, is called after every step of every session with
+	// the connection's id, the event as the session was stepped with it
+	// (ids filled in) and the effects the step produced, in order: for one
+	// session the calls come one at a time, in the order of its steps. It
+	// is called with the session's lock held (and often a user machine's):
+	// it must not call the Router or a Conn, nor keep the effects or the
+	// elements. impl/record writes session logs with it.
+	Observe func(conn string, ev fsm.Event, effects []fsm.Effect)
 }
 
 // Router carries events and effects between the sessions of many
@@ -36,6 +44,7 @@ type Router struct {
 	store       store.Store
 	clock       func() string
 	newResource func() string
+	observe     func(conn string, ev fsm.Event, effects []fsm.Effect)
 
 	conns *shardedMap[*Conn] // attached connections, by id
 	reg   *shardedMap[*Conn] // the resource registry: full JID → holder
@@ -64,6 +73,7 @@ func New(p *fsm.Policy, st store.Store, opts Options) *Router {
 		store:       st,
 		clock:       opts.Clock,
 		newResource: opts.NewResource,
+		observe:     opts.Observe,
 		conns:       newShardedMap[*Conn](shards),
 		reg:         newShardedMap[*Conn](shards),
 		held:        newCounts(shards),

@@ -69,6 +69,13 @@ func newConn(s *Server, nc net.Conn, id string) *conn {
 		done: make(chan struct{}),
 	}
 	c.w = stream.NewWriter(&c.pending)
+	if rec := s.cfg.Record; rec != nil {
+		if path, err := rec.Open(id, s.policy); err != nil {
+			c.log.Warn("not recording the session", "err", err)
+		} else {
+			c.log.Info("recording the session", "file", path)
+		}
+	}
 	c.rc = s.router.Attach(id, c.out)
 	c.first = c.rc.Step(fsm.Event{Kind: fsm.EvConnect})
 	return c
@@ -266,6 +273,11 @@ func (c *conn) serve() {
 		cause = "closed by server"
 	}
 	c.log.Info("connection closed", "reason", cause)
+	if rec := c.s.cfg.Record; rec != nil {
+		if err := rec.Close(c.id); err != nil {
+			c.log.Warn("session log", "err", err)
+		}
+	}
 }
 
 // readError turns a read error into the event for the session.

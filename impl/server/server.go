@@ -87,6 +87,10 @@ type Config struct {
 	// Logger receives the server's structured logs; nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// Record, when set, records each connection's session: every event
+	// its machine is stepped with and the effects it produces (see
+	// Recorder and impl/record).
+	Record Recorder
 }
 
 // Server is an XMPP client-to-server listener.
@@ -158,7 +162,11 @@ func New(cfg Config) (*Server, error) {
 	if s.maxOutput <= 0 {
 		s.maxOutput = MaxOutput
 	}
-	s.router = router.New(s.policy, cfg.Store, router.Options{})
+	ropts := router.Options{}
+	if cfg.Record != nil {
+		ropts.Observe = cfg.Record.Step
+	}
+	s.router = router.New(s.policy, cfg.Store, ropts)
 	return s, nil
 }
 

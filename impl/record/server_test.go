@@ -1,0 +1,248 @@
+package record_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/xmppfsm/xmppfsm/fsm"
+	"github.com/xmppfsm/xmppfsm/impl/record"
+	"github.com/xmppfsm/xmppfsm/impl/sasl"
+	"github.com/xmppfsm/xmppfsm/impl/server"
+	"github.com/xmppfsm/xmppfsm/impl/server/xclient"
+	"github.com/xmppfsm/xmppfsm/impl/store/memstore"
+)
+
+// iterations: xdg-go/scram's client refuses fewer.
+const iterations = 4096
+
+var passwords = map[string]string{"alice": "wonderland", "bob": "builder"}
+
+// recordSessions runs impl/server on loopback with a record.Dir in a
+// temporary directory, lets session talk to it, shuts the server down (so
+// every log is closed) and returns the logs' paths.
+func recordSessions(t *testing.T, session func(addr string)) []string {
+	t.Helper()
+	st := memstore.New(memstore.Options{})
+	for user, pass := range passwords {
+		creds, err := sasl.NewCredentials(pass, iterations, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := creds.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateAccount(user, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	rec, err := record.NewDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{
+		Domains: []string{"localhost"}, Store: st, InsecurePlain: true, Iterations: iterations,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Record: rec,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	session(ln.Addr().String())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if err := <-served; !errors.Is(err, server.ErrServerClosed) {
+		t.Fatalf("serve: %v", err)
+	}
+	st.Close()
+	files, err := filepath.Glob(filepath.Join(dir, "session-*.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// chat: Alice logs in with PLAIN, Bob with SCRAM-SHA-256; Alice sends Bob
+// a message; both close their streams.
+func chat(t *testing.T) func(addr string) {
+	return func(addr string) {
+		alice := xclient.Dial(t, addr, "localhost")
+		alice.Login("alice", passwords["alice"], "rabbit")
+		alice.Send(`<presence/>`)
+		alice.Expect("presence")
+
+		bob := xclient.Dial(t, addr, "localhost")
+		bob.Open()
+		if !bob.Scram("SCRAM-SHA-256", "bob", passwords["bob"], nil) {
+			t.Fatal("bob's SCRAM login failed")
+		}
+		bob.Restart()
+		bob.Bind("site")
+		bob.Send(`<presence/>`)
+		bob.Expect("presence")
+
+		alice.Send(`<message to='bob@localhost/site' type='chat' id='m1'><body>hello bob</body></message>`)
+		if body := bob.Expect("message").FindElement("body"); body == nil || body.Text() != "hello bob" {
+			t.Fatalf("bob got %v", body)
+		}
+		alice.Send(`</stream:stream>`)
+		alice.ExpectEnd()
+		bob.Send(`</stream:stream>`)
+		bob.ExpectEnd()
+	}
+}
+
+func readLog(t *testing.T, path string) *record.Log {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lg, err := record.Read(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return lg
+}
+
+// TestRecordedSessionsReplay: both sessions of a real server run are
+// recorded, every step of them, and replay identically through fresh
+// machines; no credential reaches the logs.
+func TestRecordedSessionsReplay(t *testing.T) {
+	files := recordSessions(t, chat(t))
+	if len(files) != 2 {
+		t.Fatalf("%d logs, want 2: %v", len(files), files)
+	}
+	plain := base64.StdEncoding.EncodeToString([]byte("\x00alice\x00" + passwords["alice"]))
+	saslText := regexp.MustCompile(`^(|=|redacted:[0-9]+|redacted:invalid)$`)
+	seen := map[string]bool{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{passwords["alice"], passwords["bob"], plain} {
+			if bytes.Contains(raw, []byte(secret)) {
+				t.Errorf("%s holds the credential %q", f, secret)
+			}
+		}
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v (%v), want 0600", f, fi.Mode(), err)
+		}
+		lg := readLog(t, f)
+		if lg.Header.Format != record.Format || lg.Header.Policy.Hosts[0] != "localhost" {
+			t.Errorf("%s: header %+v", f, lg.Header)
+		}
+		var kinds []string
+		for _, st := range lg.Steps {
+			kinds = append(kinds, st.Event.Kind)
+			elems := []string{st.Event.Elem}
+			for _, e := range st.Effects {
+				elems = append(elems, e.Elem)
+			}
+			for _, s := range elems {
+				if s == "" {
+					continue
+				}
+				doc := etree.NewDocument()
+				if err := doc.ReadFromString(s); err != nil {
+					t.Fatal(err)
+				}
+				if el := doc.Root(); el.NamespaceURI() == fsm.NSSASL && el.Tag != "mechanisms" && !saslText.MatchString(strings.TrimSpace(el.Text())) {
+					t.Errorf("%s: step %d: SASL payload recorded: %s", f, st.N, s)
+				}
+			}
+		}
+		// The first step is the connect, the last the client's close; a
+		// routed stanza is recorded in its receiver's log.
+		if kinds[0] != "connect" || kinds[len(kinds)-1] != "stream-end" {
+			t.Errorf("%s: events %v", f, kinds)
+		}
+		for _, st := range lg.Steps {
+			if st.Event.Kind == "routed" && strings.Contains(st.Event.Elem, "hello bob") {
+				seen["routed message"] = true
+			}
+		}
+
+		res, err := record.Replay(lg)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if res.Divergence != nil {
+			t.Fatalf("%s: replay diverges at step %d:\n%s", f, res.Divergence.Step, res.Divergence.Diff)
+		}
+		if res.Steps != len(lg.Steps) || res.Session.Phase != fsm.Closed {
+			t.Errorf("%s: replayed %d of %d steps, ending in %v", f, res.Steps, len(lg.Steps), res.Session.Phase)
+		}
+	}
+	if !seen["routed message"] {
+		t.Errorf("no log holds the message routed to bob")
+	}
+}
+
+// TestTamperedLogDiverges: a log whose effect was changed is reported at
+// the step that holds it, with the log's and the machine's effects.
+func TestTamperedLogDiverges(t *testing.T) {
+	files := recordSessions(t, func(addr string) {
+		c := xclient.Dial(t, addr, "localhost")
+		c.Login("alice", passwords["alice"], "rabbit")
+		c.Send(`</stream:stream>`)
+		c.ExpectEnd()
+	})
+	if len(files) != 1 {
+		t.Fatalf("%d logs, want 1", len(files))
+	}
+	lg := readLog(t, files[0])
+	k := -1
+	for i, st := range lg.Steps {
+		for j, e := range st.Effects {
+			if e.Kind == "send" && strings.Contains(e.Elem, "<jid>") {
+				lg.Steps[i].Effects[j].Elem = strings.Replace(e.Elem, "alice@localhost/rabbit", "mallory@localhost/rabbit", 1)
+				k = i
+			}
+		}
+	}
+	if k < 0 {
+		t.Fatal("no bind result in the log")
+	}
+	res, err := record.Replay(lg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := res.Divergence
+	if d == nil {
+		t.Fatal("the tampered log replays identically")
+	}
+	// The bind result goes out once the roster is loaded.
+	if d.Step != lg.Steps[k].N || d.Event.Kind != "roster-loaded" {
+		t.Errorf("divergence at step %d (%s), want step %d", d.Step, d.Event.Kind, lg.Steps[k].N)
+	}
+	if len(d.Want) != len(d.Got) || !strings.Contains(d.Want[0].Elem, "mallory@") || !strings.Contains(d.Got[0].Elem, "alice@") {
+		t.Errorf("want %v, got %v", d.Want, d.Got)
+	}
+	if !strings.Contains(d.Diff, `"mallory"`) || !strings.Contains(d.Diff, `"alice"`) {
+		t.Errorf("diff does not show the change:\n%s", d.Diff)
+	}
+}
