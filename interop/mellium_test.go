@@ -102,14 +102,14 @@ func TestMellium(t *testing.T) {
 	// stays open for another try (RFC 6120 6.4.5): close it.
 	w, err := melliumLogin(ctx, s.addr, tlsConfig, alice.jid(), "not "+alice.password)
 	switch {
-	case err == nil:
+	case err == nil: // logged in, and served
 		res.WrongPassword = "success"
 	case w == nil:
 		t.Fatalf("wrong password: no session to close: %v", err)
 	default:
 		res.WrongPassword = err.Error()
+		go func() { w.served <- w.session.Serve(nil) }() // reads up to xmppd's </stream:stream>
 	}
-	go func() { w.served <- w.session.Serve(nil) }() // reads up to xmppd's </stream:stream>
 	res.WrongClosed = w.close(t)
 	checkScenario(t, s, res, nonce, "SCRAM-SHA-256-PLUS")
 }
@@ -245,8 +245,10 @@ func (c *melliumClient) fetchRoster(ctx context.Context) ([]rosterItem, error) {
 func (c *melliumClient) close(t *testing.T) bool {
 	t.Helper()
 	defer c.session.Conn().Close()
-	if err := c.session.SetCloseDeadline(time.Now().Add(melliumStep)); err != nil {
-		t.Errorf("SetCloseDeadline: %v", err)
+	// The connection's read deadline bounds the wait for xmppd's
+	// </stream:stream> (Session.SetCloseDeadline would race with Serve).
+	if err := c.session.Conn().SetReadDeadline(time.Now().Add(melliumStep)); err != nil {
+		t.Errorf("SetReadDeadline: %v", err)
 	}
 	if err := c.session.Close(); err != nil {
 		t.Errorf("closing the stream: %v", err)
