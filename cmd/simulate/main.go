@@ -2,6 +2,8 @@
 // explores its state space, and draws its diagram.
 //
 //	simulate run [--json] [--no-color] TRACE...  scansion scripts and client XML logs, step by step
+//	simulate run --addr HOST:PORT [--ca FILE | --insecure-skip-verify] SCRIPT...  scansion scripts against a live server
+//	simulate replay [--quiet] [--json] LOG...  session logs of xmppd serve --record, through fresh machines
 //	simulate explore [--machine session|user|all]  exhaustive exploration; exit 1 on a violation
 //	simulate random [--clients N] [--events M] [--seed S] [--out FILE]  random multi-client simulation; exit 1 on a violation
 //	simulate diagram [--format mermaid|dot] [--page] [-o FILE]
@@ -33,6 +35,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runTraces(args[1:], stdout, stderr)
 	case "random":
 		return randomSim(args[1:], stdout, stderr)
+	case "replay":
+		return replayLogs(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -46,7 +50,9 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage: simulate COMMAND [ARGS]
 
 commands:
-  run        run traces (scansion scripts, client XML logs) through the machines on the in-memory hub
+  run        run traces (scansion scripts, client XML logs) through the machines on the in-memory hub,
+             or scansion scripts against a live server (--addr HOST:PORT)
+  replay     replay session logs recorded by xmppd serve --record and check every effect
   explore    explore every reachable state of the session machine (or the user machine) and check it
   random     run many random clients through the machines, checking the invariants after every event
   diagram    print the phase diagram generated from the model

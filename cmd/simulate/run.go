@@ -64,13 +64,22 @@ func runTraces(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print one machine-readable report")
 	noColor := fs.Bool("no-color", false, "never highlight changed fields (they are highlighted only on a terminal)")
+	var live addrFlags
+	live.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `usage: simulate run [--json] [--no-color] TRACE...
+       simulate run --addr HOST:PORT [--ca FILE | --insecure-skip-verify] [--json] SCRIPT...
 
 Runs each trace through the session and user machines on a fresh in-memory
 hub and prints every step. TRACE is a scansion script (*.scs), or a client's
 raw XML log (anything else): the elements one client sent, as its XML
 console shows them, stream headers optional.
+
+With --addr, runs scansion scripts against the live XMPP server at
+HOST:PORT instead (conformance's TCP target: STARTTLS when offered,
+SCRAM-SHA-256, SCRAM-SHA-1 or PLAIN, then bind) and prints each action's
+outcome. The accounts the scripts declare (jid and password) must exist on
+that server; nothing creates them.
 
 `)
 		fs.PrintDefaults()
@@ -82,6 +91,13 @@ console shows them, stream headers optional.
 	if len(files) == 0 {
 		fmt.Fprintln(stderr, "simulate run: no trace given")
 		fs.Usage()
+		return 2
+	}
+	if live.addr != "" {
+		return runAgainst(&live, files, *asJSON, stdout, stderr)
+	}
+	if n := live.setWithoutAddr(fs); n != "" {
+		fmt.Fprintf(stderr, "simulate run: --%s needs --addr\n", n)
 		return 2
 	}
 
