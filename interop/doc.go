@@ -7,8 +7,9 @@
 // add`, and drives one client library through the same scenario:
 // STARTTLS trusting the generated certificate, SCRAM, roster fetch,
 // initial presence, a subscription made in-protocol, presence seen by the
-// subscribed contact, a message, a clean close both ways, and a wrong
-// password answered with not-authorized. Each external client prints one
+// subscribed contact, a message, a clean close both ways (the contact's
+// unavailable presence seen by the subscriber), and a wrong password
+// answered with not-authorized. Each external client prints one
 // RESULT line of JSON that the test asserts on; xmppd's structured log is
 // checked for the SASL mechanism used, clean closes and errors.
 //

@@ -94,8 +94,13 @@ func TestMellium(t *testing.T) {
 	if res.BobRoster, err = b.fetchRoster(ctx); err != nil {
 		t.Fatalf("bob's roster: %v", err)
 	}
-	res.AliceClosed = a.close(t)
+	// bob leaves first: his subscriber sees him go.
 	res.BobClosed = b.close(t)
+	a.waitFor(t, "bob's unavailable presence", func(in inbound) bool {
+		return in.XMLName.Local == "presence" && bareOf(in.From) == bob.jid() && in.Type == "unavailable"
+	})
+	res.Unavailable = true
+	res.AliceClosed = a.close(t)
 
 	// A wrong password: the SASL failure fails the login (mellium's error
 	// text is the condition when xmppd sends no text, as here). The stream

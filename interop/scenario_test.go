@@ -30,8 +30,9 @@ type scenarioResult struct {
 	Message      string       `json:"message"`       // the body of alice's message bob received
 	AliceRoster  []rosterItem `json:"alice_roster"`  // after the subscription
 	BobRoster    []rosterItem `json:"bob_roster"`
-	AliceClosed  bool         `json:"alice_closed"` // xmppd answered alice's </stream:stream> with its own
-	BobClosed    bool         `json:"bob_closed"`
+	BobClosed    bool         `json:"bob_closed"`   // xmppd answered bob's </stream:stream> with its own
+	Unavailable  bool         `json:"unavailable"`  // alice then received bob's unavailable presence
+	AliceClosed  bool         `json:"alice_closed"` // and closed her stream the same way
 	// WrongPassword is the SASL failure condition of a login as alice
 	// with a wrong password, and WrongClosed whether that stream then
 	// closed cleanly too.
@@ -142,6 +143,9 @@ func checkScenario(t *testing.T, s *server, res scenarioResult, nonce, wantMech 
 	}
 	if diff := cmp.Diff([]rosterItem{{JID: alice.jid(), Subscription: "from"}}, res.BobRoster); diff != "" {
 		t.Errorf("bob's roster after the subscription: -want +got\n%s", diff)
+	}
+	if !res.Unavailable {
+		t.Error("alice did not see bob's unavailable presence when he closed his stream")
 	}
 	if !res.AliceClosed || !res.BobClosed || !res.WrongClosed {
 		t.Errorf("streams closed cleanly: alice %v, bob %v, wrong password %v; want all", res.AliceClosed, res.BobClosed, res.WrongClosed)

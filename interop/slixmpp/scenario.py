@@ -140,8 +140,11 @@ async def scenario(res):
 
     res["alice_roster"] = await alice.fetch_roster()
     res["bob_roster"] = await bob.fetch_roster()
-    res["alice_closed"] = await alice.close()
+    # bob leaves first: his subscriber sees him go.
     res["bob_closed"] = await bob.close()
+    await wait_for(alice.presences, lambda p: p["from"].bare == bob_jid and p["type"] == "unavailable")
+    res["unavailable"] = True
+    res["alice_closed"] = await alice.close()
 
     # A wrong password: not-authorized.
     wrong = Client(alice_jid, "not " + ENV["ALICE_PASSWORD"])

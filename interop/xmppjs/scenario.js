@@ -123,8 +123,11 @@ async function scenario(res) {
 
   res.alice_roster = await fetchRoster(alice);
   res.bob_roster = await fetchRoster(bob);
-  res.alice_closed = await close(alice);
+  // bob leaves first: his subscriber sees him go.
   res.bob_closed = await close(bob);
+  await waitFor(alice, "bob's unavailable presence", (p) => p.is("presence") && bare(p.attrs.from) === bobJID && p.attrs.type === "unavailable");
+  res.unavailable = true;
+  res.alice_closed = await close(alice);
 
   // A wrong password: not-authorized; the stream stays open for another
   // try (RFC 6120 6.4.5), so the client closes it.
