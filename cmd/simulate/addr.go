@@ -205,12 +205,7 @@ func newLiveTrace(file string, s *conformance.Script, res conformance.Result) li
 		lt.Actions = append(lt.Actions, actionOutcome{Line: act.Line, Client: act.Client, Verb: act.Verb.String(), Status: status})
 	}
 	for _, f := range res.Failures {
-		fr := failureReport{Line: f.Line, Client: f.Client, Kind: f.Kind.String(),
-			Expected: f.Want, Received: f.Got, Diff: f.Diff, Pending: f.Pending}
-		if f.Err != nil {
-			fr.Error = f.Err.Error()
-		}
-		lt.Failures = append(lt.Failures, fr)
+		lt.Failures = append(lt.Failures, newFailureReport(f))
 	}
 	return lt
 }

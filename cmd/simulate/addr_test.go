@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/xmppfsm/xmppfsm/impl/server"
+	"github.com/xmppfsm/xmppfsm/impl/server/servertest"
 )
 
 // loginChatAccounts are the accounts traces/login-chat.scs and
@@ -20,12 +21,12 @@ var loginChatAccounts = map[string]string{"romeo": "password", "juliet": "secret
 func startTLSServer(t *testing.T) (addr, caFile string) {
 	t.Helper()
 	cfg, certPEM := selfSignedTLS(t)
-	srv := startLive(t, loginChatAccounts, server.Config{TLS: cfg, RequireTLS: true})
+	srv := servertest.Start(t, server.Config{TLS: cfg, RequireTLS: true}, loginChatAccounts)
 	caFile = filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(caFile, certPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return srv.addr, caFile
+	return srv.Addr, caFile
 }
 
 // actionLine matches a line of the action list: status, line, client, verb.

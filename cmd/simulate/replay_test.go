@@ -12,6 +12,7 @@ import (
 
 	"github.com/xmppfsm/xmppfsm/impl/record"
 	"github.com/xmppfsm/xmppfsm/impl/server"
+	"github.com/xmppfsm/xmppfsm/impl/server/servertest"
 	"github.com/xmppfsm/xmppfsm/impl/server/xclient"
 )
 
@@ -27,12 +28,12 @@ func recordChat(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := startLive(t, chatAccounts, server.Config{InsecurePlain: true, Record: rec})
-	alice := xclient.Dial(t, srv.addr, "localhost")
+	srv := servertest.Start(t, server.Config{InsecurePlain: true, Record: rec}, chatAccounts)
+	alice := xclient.Dial(t, srv.Addr, "localhost")
 	alice.Login("alice", chatAccounts["alice"], "rabbit")
 	alice.Send(`<presence/>`)
 	alice.Expect("presence")
-	bob := xclient.Dial(t, srv.addr, "localhost")
+	bob := xclient.Dial(t, srv.Addr, "localhost")
 	bob.Login("bob", chatAccounts["bob"], "site")
 	alice.Send(`<message to='bob@localhost/site' type='chat' id='m1'><body>hello bob</body></message>`)
 	bob.Expect("message")
@@ -40,7 +41,7 @@ func recordChat(t *testing.T) []string {
 	alice.ExpectEnd()
 	bob.Send(`</stream:stream>`)
 	bob.ExpectEnd()
-	srv.stop() // every connection has ended: every log is closed
+	srv.Stop() // every connection has ended: every log is closed
 	files, err := filepath.Glob(filepath.Join(dir, "session-*.jsonl"))
 	if err != nil || len(files) != 2 {
 		t.Fatalf("logs %v (%v), want 2", files, err)

@@ -483,14 +483,19 @@ func runScript(file string, s *conformance.Script, ip *conformance.InProcess, re
 	tr.Result.Passed = tr.Result.Passed && res.Passed()
 	tr.Result.Script = res.String()
 	for _, f := range res.Failures {
-		fr := failureReport{Line: f.Line, Client: f.Client, Kind: f.Kind.String(),
-			Expected: f.Want, Received: f.Got, Diff: f.Diff, Pending: f.Pending}
-		if f.Err != nil {
-			fr.Error = f.Err.Error()
-		}
-		tr.Result.Failures = append(tr.Result.Failures, fr)
+		tr.Result.Failures = append(tr.Result.Failures, newFailureReport(f))
 	}
 	return tr
+}
+
+// newFailureReport reports a failed action of a script.
+func newFailureReport(f conformance.Failure) failureReport {
+	fr := failureReport{Line: f.Line, Client: f.Client, Kind: f.Kind.String(),
+		Expected: f.Want, Received: f.Got, Diff: f.Diff, Pending: f.Pending}
+	if f.Err != nil {
+		fr.Error = f.Err.Error()
+	}
+	return fr
 }
 
 // scriptTarget is the in-process target, watched: each call that makes the

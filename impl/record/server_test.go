@@ -2,30 +2,20 @@ package record_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
-	"errors"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/beevik/etree"
 	"github.com/xmppfsm/xmppfsm/fsm"
 	"github.com/xmppfsm/xmppfsm/impl/record"
-	"github.com/xmppfsm/xmppfsm/impl/sasl"
 	"github.com/xmppfsm/xmppfsm/impl/server"
+	"github.com/xmppfsm/xmppfsm/impl/server/servertest"
 	"github.com/xmppfsm/xmppfsm/impl/server/xclient"
-	"github.com/xmppfsm/xmppfsm/impl/store/memstore"
 )
-
-// iterations: xdg-go/scram's client refuses fewer.
-const iterations = 4096
 
 var passwords = map[string]string{"alice": "wonderland", "bob": "builder"}
 
@@ -34,48 +24,14 @@ var passwords = map[string]string{"alice": "wonderland", "bob": "builder"}
 // every log is closed) and returns the logs' paths.
 func recordSessions(t *testing.T, session func(addr string)) []string {
 	t.Helper()
-	st := memstore.New(memstore.Options{})
-	for user, pass := range passwords {
-		creds, err := sasl.NewCredentials(pass, iterations, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := creds.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.CreateAccount(user, b); err != nil {
-			t.Fatal(err)
-		}
-	}
 	dir := t.TempDir()
 	rec, err := record.NewDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{
-		Domains: []string{"localhost"}, Store: st, InsecurePlain: true, Iterations: iterations,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Record: rec,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	session(ln.Addr().String())
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		t.Fatalf("shutdown: %v", err)
-	}
-	if err := <-served; !errors.Is(err, server.ErrServerClosed) {
-		t.Fatalf("serve: %v", err)
-	}
-	st.Close()
+	srv := servertest.Start(t, server.Config{InsecurePlain: true, Record: rec}, passwords)
+	session(srv.Addr)
+	srv.Stop()
 	files, err := filepath.Glob(filepath.Join(dir, "session-*.jsonl"))
 	if err != nil {
 		t.Fatal(err)
