@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,7 +17,19 @@ func diagram(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "mermaid", "mermaid or dot")
 	page := fs.Bool("page", false, "write the whole Markdown page (spec/session-diagram.md)")
 	out := fs.String("o", "", "write to this file instead of standard output")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: simulate diagram [--format mermaid|dot] [--page] [-o FILE]")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "simulate diagram: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
 		return 2
 	}
 	var text string
@@ -36,7 +49,7 @@ func diagram(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if err := os.WriteFile(*out, []byte(text), 0o644); err != nil {
-		fmt.Fprintf(stderr, "simulate diagram: %v\n", err)
+		fmt.Fprintf(stderr, "simulate diagram: cannot write %s: %v\n", *out, unwrapPath(err))
 		return 2
 	}
 	return 0
