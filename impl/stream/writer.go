@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"unicode/utf8"
@@ -22,23 +23,59 @@ import (
 // is written as escaped text, and text or attribute values that are not
 // XML characters (or not UTF-8) are written as U+FFFD.
 type Writer struct {
-	bw *bufio.Writer
+	bw sink
+	// buf is bw when it is a bufio.Writer over the destination; nil when
+	// the destination is a *bytes.Buffer, written to directly.
+	buf *bufio.Writer
 }
 
-// NewWriter returns a Writer that writes to w.
+// sink is what a Writer writes into: a bufio.Writer, or a bytes.Buffer.
+type sink interface {
+	io.Writer
+	io.ByteWriter
+	io.StringWriter
+}
+
+// NewWriter returns a Writer that writes to w. A *bytes.Buffer is written
+// to directly, with nothing held in between (an output queue in memory
+// needs no second buffer, and an idle connection then holds none); any
+// other destination through a buffer that Flush empties.
 func NewWriter(w io.Writer) *Writer {
-	return &Writer{bw: bufio.NewWriterSize(w, bufSize)}
+	wr := &Writer{}
+	wr.Reset(w)
+	return wr
 }
 
 // Reset drops anything not flushed and writes to w from now on (the TLS
 // connection after STARTTLS).
-func (w *Writer) Reset(dst io.Writer) { w.bw.Reset(dst) }
+func (w *Writer) Reset(dst io.Writer) {
+	if b, ok := dst.(*bytes.Buffer); ok {
+		w.bw, w.buf = b, nil
+		return
+	}
+	if w.buf == nil {
+		w.buf = bufio.NewWriterSize(dst, bufSize)
+	} else {
+		w.buf.Reset(dst)
+	}
+	w.bw = w.buf
+}
 
 // Buffered returns the number of bytes written and not flushed.
-func (w *Writer) Buffered() int { return w.bw.Buffered() }
+func (w *Writer) Buffered() int {
+	if w.buf == nil {
+		return 0
+	}
+	return w.buf.Buffered()
+}
 
 // Flush sends what has been written.
-func (w *Writer) Flush() error { return w.bw.Flush() }
+func (w *Writer) Flush() error {
+	if w.buf == nil {
+		return nil
+	}
+	return w.buf.Flush()
+}
 
 // err returns the buffer's sticky error, if a write to the connection
 // failed.

@@ -173,3 +173,39 @@ func TestWriterError(t *testing.T) {
 		t.Errorf("write after a failure: %v", err)
 	}
 }
+
+// A Writer into a bytes.Buffer (an output queue in memory) writes straight
+// into it: nothing is held in between, and Flush has nothing to do.
+func TestWriterIntoBuffer(t *testing.T) {
+	var out bytes.Buffer
+	w := stream.NewWriter(&out)
+	w.WriteHeader(&fsm.OutHeader{ID: "1", From: "localhost", Version: "1.0"})
+	msg := etree.NewElement("message")
+	msg.CreateAttr("type", "chat")
+	msg.CreateElement("body").SetText("a < b")
+	if err := w.WriteElement(msg, "romeo@localhost/r", "juliet@localhost"); err != nil {
+		t.Fatal(err)
+	}
+	if w.Buffered() != 0 {
+		t.Errorf("%d bytes held in between", w.Buffered())
+	}
+	want := "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='1' from='localhost' version='1.0'>" +
+		"<message from='romeo@localhost/r' to='juliet@localhost' type='chat'><body>a &lt; b</body></message>"
+	if out.String() != want {
+		t.Errorf("before Flush: %q, want %q", out.String(), want)
+	}
+	if err := w.Flush(); err != nil || out.String() != want {
+		t.Errorf("Flush: %v, %q", err, out.String())
+	}
+	// Reset to a connection buffers again.
+	var conn writes
+	w.Reset(&conn)
+	w.WriteClose()
+	if conn.calls != 0 || w.Buffered() != len("</stream:stream>") {
+		t.Errorf("after Reset: %d writes, %d buffered", conn.calls, w.Buffered())
+	}
+	w.Flush()
+	if conn.String() != "</stream:stream>" || out.String() != want {
+		t.Errorf("after Reset and Flush: %q, %q", conn.String(), out.String())
+	}
+}
