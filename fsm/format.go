@@ -183,6 +183,9 @@ func (fs Features) String() string {
 func (ev UserEvent) String() string {
 	var l line
 	l.WriteString(ev.Kind.String())
+	if ev.Kind == UEvStoreFailed {
+		l.field("cause", ev.Cause.String())
+	}
 	l.field("from", ev.From)
 	l.field("to", ev.To)
 	l.flag("initial", ev.Initial)

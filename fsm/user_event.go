@@ -32,12 +32,18 @@ const (
 	// From to To) that UEffStoreOffline asked it to (the user's offline
 	// quota is full, or the write failed).
 	UEvOfflineRefused
+	// UEvStoreFailed: the store refused the writes (IsWrite) of the step on
+	// the event of kind Cause, with that event's From, To and Elem. The hub
+	// steps the User it had before that step, whose writes and other
+	// effects it did not carry out (I-56).
+	UEvStoreFailed
 
 	numUserEventKinds
 )
 
 var userEventNames = [numUserEventKinds]string{
 	"bound", "unbound", "broadcast", "outbound", "inbound", "offline-loaded", "offline-refused",
+	"store-failed",
 }
 
 // String returns the event kind's name.
@@ -56,6 +62,7 @@ type UserEvent struct {
 	Initial  bool
 	Directed []string
 	Offline  []StoredMessage // UEvOfflineLoaded
+	Cause    UserEventKind   // UEvStoreFailed
 }
 
 // StoredMessage is a message kept in offline storage: the element with its
@@ -70,7 +77,11 @@ type StoredMessage struct {
 type UserEffectKind uint8
 
 // The effects StepUser asks for. Store effects are carried out, durably,
-// before the effects that follow them.
+// before the effects that follow them. The writes of one step (the effects
+// for which IsWrite is true) are carried out before any other effect of
+// that step, all at once: all or none. When they fail, the hub carries out
+// none of the step's effects, keeps the User it stepped and steps it with
+// UEvStoreFailed (I-56).
 const (
 	// UEffDeliver: give Elem to the session of the user's resource Target
 	// as EvRouted, with From and To written over the element's own.
@@ -103,6 +114,14 @@ const (
 var userEffectNames = [numUserEffectKinds]string{
 	"deliver", "route", "save-item", "remove-item", "save-pending",
 	"delete-pending", "store-offline", "load-offline", "delete-offline",
+}
+
+// IsWrite reports whether the effect kind changes the user's stored roster
+// or pending requests: the writes a hub commits at once for each step.
+// Offline storage is not among them: a refused message has an answer of its
+// own (UEvOfflineRefused).
+func (k UserEffectKind) IsWrite() bool {
+	return k == UEffSaveItem || k == UEffRemoveItem || k == UEffSavePending || k == UEffDeletePending
 }
 
 // String returns the effect kind's name.

@@ -55,6 +55,8 @@ func (m *userMachine) step(ev UserEvent) {
 		// I-27: a message the store would not keep is bounced as if
 		// offline storage were off.
 		m.bounce(ev.From, ev.To, ev.Elem, errCancel, "service-unavailable")
+	case UEvStoreFailed:
+		m.storeFailed(ev)
 	}
 }
 

@@ -38,9 +38,13 @@ import (
 //
 // Events are "> kind field=value… [<xml/>]" with the kinds of
 // fsm.UserEventKind: bound, unbound, broadcast, outbound, inbound and
-// offline-loaded, and the fields from, to, directed=a,b and the flag
+// offline-loaded, offline-refused and store-failed, and the fields from, to,
+// cause=KIND (store-failed), directed=a,b and the flag
 // initial. The messages an offline-loaded event carries are written before
 // it, one a line: "stored stamp=2026-01-01T00:00:00Z <message…/>".
+// A "writes-fail" line says the store refused the writes of the step before
+// it: the user goes back to what it was before that step, as the hub keeps
+// it, and the next event is usually "> store-failed cause=KIND …".
 //
 // "?" compares resources (full JIDs, each with +available, +prio=N when
 // not 0, +interested), roster, pending, version and exists.
@@ -64,6 +68,7 @@ func runUserTranscript(t *testing.T, path string) {
 	var u fsm.User
 	haveUser := false
 	var stored []fsm.StoredMessage // for the next offline-loaded event
+	var beforeStep fsm.User        // the user before the last step (writes-fail)
 	tr := transcript{t: t, path: path, machine: "user"}
 	tr.own = func(n int, raw string, flush func()) bool {
 		switch {
@@ -85,6 +90,11 @@ func runUserTranscript(t *testing.T, path string) {
 				t.Fatalf("%s:%d: the initial user breaks an invariant:\n%v", path, n, err)
 			}
 			haveUser = true
+		case raw == "writes-fail":
+			// The store refused the last step's writes: the hub keeps the
+			// user it stepped (fsm.UEvStoreFailed).
+			flush()
+			u = beforeStep
 		case strings.HasPrefix(raw, "stored "):
 			flush()
 			msg, err := parseStored(raw[len("stored "):])
@@ -119,7 +129,7 @@ func runUserTranscript(t *testing.T, path string) {
 		if err := checkUserStep(u, next, ev, effects); err != nil {
 			t.Errorf("%s:%d: step property broken by %q:\n%v", path, n, raw, err)
 		}
-		u = next
+		beforeStep, u = u, next
 		return effectStrings(effects)
 	}
 	tr.fields = func() map[string]string { return userFields(u) }
@@ -351,6 +361,12 @@ func parseUserEvent(text string) (fsm.UserEvent, error) {
 			ev.Initial = true
 		case "directed":
 			ev.Directed = splitList(v)
+		case "cause":
+			c, ok := userEventKinds[v]
+			if !ok {
+				return ev, fmt.Errorf("unknown cause %q", v)
+			}
+			ev.Cause = c
 		default:
 			return ev, fmt.Errorf("unknown field %q for %v", k, kind)
 		}

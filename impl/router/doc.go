@@ -77,9 +77,14 @@
 // # Store failures
 //
 // Store effects are carried out, and complete, before the effects that
-// follow. A failed write is counted (Stats.StoreErrors) and the step goes
-// on: the user machine has already moved on and there is no event to tell
-// it. A user machine that cannot be loaded answers EffLoadRoster with
+// follow. The writes of one user step (roster items, pending requests) are
+// committed first, in one store.Store.Commit; when it fails (counted in
+// Stats.StoreErrors) the step's new machine and all its effects are
+// dropped and the machine from before it is stepped with
+// fsm.UEvStoreFailed, which answers the stanza with resource-constraint
+// (I-56): nobody hears of a change the store does not hold. A failed
+// deletion of delivered offline messages is only counted (they may be
+// delivered again). A user machine that cannot be loaded answers EffLoadRoster with
 // EvRosterFailed and loses the events addressed to it. A stored message
 // refused (store.ErrQuotaExceeded, counted in Stats.OfflineDropped, or any
 // write error) is handed back to the user machine as UEvOfflineRefused,

@@ -91,6 +91,8 @@ type run struct {
 	q    []userJob
 	head int
 	jobs []userJob // stepOwn's buffer
+	// writes is commit's buffer.
+	writes []fsm.UserEffect
 }
 
 func (r *Router) getRun() *run { return r.runs.Get().(*run) }
@@ -125,15 +127,38 @@ func (w *run) stepUser(j string, ev fsm.UserEvent) {
 	cl.mu.Unlock()
 }
 
-// stepLocked steps the machine in cl, which the caller holds.
+// stepLocked steps the machine in cl, which the caller holds. The step's
+// writes are committed first, at once; when the store refuses them nothing
+// of the step happens and the machine, as it was, is told (I-56).
 func (w *run) stepLocked(cl *cell, j string, ev fsm.UserEvent) {
 	next, effects := fsm.StepUser(cl.u, ev)
+	if err := w.commit(j, effects); err != nil {
+		w.storeErr(err)
+		next, effects = fsm.StepUser(cl.u, fsm.UserEvent{Kind: fsm.UEvStoreFailed, Cause: ev.Kind, From: ev.From, To: ev.To, Elem: ev.Elem})
+	}
 	cl.u = next
 	w.userEffects(cl, j, effects)
 }
 
+// commit hands the writes among effects to the store in one Commit.
+func (w *run) commit(j string, effects []fsm.UserEffect) error {
+	writes := w.writes[:0]
+	for _, e := range effects {
+		if e.Kind.IsWrite() {
+			writes = append(writes, e)
+		}
+	}
+	w.writes = writes
+	if len(writes) == 0 {
+		return nil
+	}
+	defer clear(w.writes) // keep no elements alive in the pool
+	return w.r.store.Commit(j, writes)
+}
+
 // userEffects carries out the effects of user j, whose cell cl the caller
-// holds: store effects and deliveries to j's sessions at once, in order;
+// holds, but for the writes stepLocked committed: offline storage and
+// deliveries to j's sessions at once, in order;
 // routes to users (j included) queued for after the cell is released.
 func (w *run) userEffects(cl *cell, j string, effects []fsm.UserEffect) {
 	r := w.r
@@ -154,14 +179,8 @@ func (w *run) userEffects(cl *cell, j string, effects []fsm.UserEffect) {
 				continue
 			}
 			w.q = append(w.q, userJob{bare(e.To), fsm.UserEvent{Kind: fsm.UEvInbound, From: e.From, To: e.To, Elem: e.Elem, Directed: e.Directed}})
-		case fsm.UEffSaveItem:
-			w.storeErr(r.store.SaveItem(j, e.Item, e.Version))
-		case fsm.UEffRemoveItem:
-			w.storeErr(r.store.RemoveItem(j, e.Item.JID, e.Version))
-		case fsm.UEffSavePending:
-			w.storeErr(r.store.SavePending(j, fsm.PendingRequest{From: e.From, Elem: e.Elem}))
-		case fsm.UEffDeletePending:
-			w.storeErr(r.store.DeletePending(j, e.From))
+		case fsm.UEffSaveItem, fsm.UEffRemoveItem, fsm.UEffSavePending, fsm.UEffDeletePending:
+			// committed by stepLocked before the step's other effects
 		case fsm.UEffStoreOffline:
 			el := e.Elem.Copy()
 			setAttr(el, "from", e.From)

@@ -19,14 +19,16 @@ import (
 )
 
 // myStore is the embedder's own storage: any store.Store will do. This one
-// wraps the in-memory store and shows the roster writes the server asks of
-// it; a real one would write them to its database, durably, before
-// returning.
+// wraps the in-memory store and shows the writes the server commits for a
+// user's step; a real one would write them to its database in one
+// transaction, durably, before returning.
 type myStore struct{ store.Store }
 
-func (s myStore) SaveItem(bare string, item fsm.RosterItem, version uint64) error {
-	fmt.Printf("store: save %s's roster item %s (version %d)\n", bare, item.JID, version)
-	return s.Store.SaveItem(bare, item, version)
+func (s myStore) Commit(bare string, writes []fsm.UserEffect) error {
+	for _, w := range writes {
+		fmt.Printf("store: %v for %s: %s (roster version %d)\n", w.Kind, bare, w.Item.JID, w.Version)
+	}
+	return s.Store.Commit(bare, writes)
 }
 
 // pipeListener is the embedder's own transport: any net.Listener will do
@@ -142,7 +144,7 @@ func Example() {
 	// S: stream-open
 	// S: <stream:features xmlns:stream="http://etherx.jabber.org/streams"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"/><session xmlns="urn:ietf:params:xml:ns:xmpp-session"><optional/></session><ver xmlns="urn:xmpp:features:rosterver"/><sub xmlns="urn:xmpp:features:pre-approval"/></stream:features>
 	// S: <iq type="result" id="b1"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><jid>juliet@example.com/balcony</jid></bind></iq>
-	// store: save juliet@example.com's roster item romeo@example.com (version 1)
+	// store: save-item for juliet@example.com: romeo@example.com (roster version 1)
 	// S: <iq to="juliet@example.com/balcony" type="result" id="r1"/>
 	// S: stream-end
 	// serve: server: closed

@@ -62,13 +62,16 @@ const DefaultOfflineLimit = 1000
 // Durability. Every method that changes the store is atomic and durable:
 // when it returns nil the whole change has been made and survives a crash
 // of the process (and, for a store on disk, of the machine) from then on;
-// when it returns an error nothing was changed. A hub carries out each of
-// fsm's store effects (UEffSaveItem, UEffRemoveItem, UEffSavePending,
-// UEffDeletePending, UEffStoreOffline, UEffDeleteOffline) by calling the
-// matching method and waiting for it to return before it carries out the
-// effects that follow, so that a client is told of a change (a roster push
-// or result, a message accepted for offline delivery) only once the change
-// is kept. memstore's changes last as long as its process.
+// when it returns an error nothing was changed. A hub carries out the
+// writes of one user step (UEffSaveItem, UEffRemoveItem, UEffSavePending,
+// UEffDeletePending: fsm.UserEffectKind.IsWrite) with one Commit, and
+// UEffStoreOffline and UEffDeleteOffline with the matching methods, and
+// waits for them to return before it carries out the effects that follow,
+// so that a client is told of a change (a roster push or result, a message
+// accepted for offline delivery) only once the change is kept; when Commit
+// fails, the hub carries out none of the step's effects and steps the user
+// with fsm.UEvStoreFailed (spec/im.md I-56). memstore's changes last as long
+// as its process.
 //
 // Consistency. All methods are safe for concurrent use and each takes
 // effect at one instant between its call and its return: a read sees every
@@ -119,6 +122,11 @@ type Store interface {
 	// DeletePending forgets the pending request from from, if any
 	// (fsm.UEffDeletePending).
 	DeletePending(bare, from string) error
+	// Commit carries out writes, the effects of one step of user bare for
+	// which IsWrite is true, in order, as the four methods above would,
+	// all in one atomic change: all or none. Any other effect kind is
+	// ErrInvalid, and nothing is written. No writes: nothing to do, nil.
+	Commit(bare string, writes []fsm.UserEffect) error
 
 	// StoreOffline appends m to the offline messages of bare
 	// (fsm.UEffStoreOffline). If bare already has as many as the store's

@@ -322,35 +322,20 @@ func (s *Store) Roster(bare string) (fsm.Roster, error) {
 
 // SaveItem implements store.Store.
 func (s *Store) SaveItem(bare string, item fsm.RosterItem, version uint64) error {
-	if err := store.CheckJID(bare); err != nil {
+	op, err := saveItem(bare, item, version)
+	if err != nil {
 		return err
 	}
-	if err := store.CheckJID(item.JID); err != nil {
-		return err
-	}
-	rec := encodeItem(item)
-	return s.update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketRoster).Put(contactKey(bare, item.JID), rec); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketRosterVer).Put([]byte(bare), encodeVersion(version))
-	})
+	return s.update(op)
 }
 
 // RemoveItem implements store.Store.
 func (s *Store) RemoveItem(bare, contact string, version uint64) error {
-	if err := store.CheckJID(bare); err != nil {
+	op, err := removeItem(bare, contact, version)
+	if err != nil {
 		return err
 	}
-	if err := store.CheckJID(contact); err != nil {
-		return err
-	}
-	return s.update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketRoster).Delete(contactKey(bare, contact)); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketRosterVer).Put([]byte(bare), encodeVersion(version))
-	})
+	return s.update(op)
 }
 
 // Pending implements store.Store.
@@ -395,37 +380,125 @@ func (s *Store) Pending(bare string) ([]fsm.PendingRequest, error) {
 
 // SavePending implements store.Store.
 func (s *Store) SavePending(bare string, p fsm.PendingRequest) error {
-	if err := store.CheckJID(bare); err != nil {
-		return err
-	}
-	if err := store.CheckJID(p.From); err != nil {
-		return err
-	}
-	text, err := store.EncodeElement(p.Elem)
+	op, err := savePending(bare, p)
 	if err != nil {
 		return err
 	}
+	return s.update(op)
+}
+
+// DeletePending implements store.Store.
+func (s *Store) DeletePending(bare, from string) error {
+	op, err := deletePending(bare, from)
+	if err != nil {
+		return err
+	}
+	return s.update(op)
+}
+
+// Commit implements store.Store: the writes in one transaction, one fsync.
+func (s *Store) Commit(bare string, writes []fsm.UserEffect) error {
+	ops := make([]func(*bolt.Tx) error, 0, len(writes))
+	for _, w := range writes {
+		var op func(*bolt.Tx) error
+		var err error
+		switch w.Kind {
+		case fsm.UEffSaveItem:
+			op, err = saveItem(bare, w.Item, w.Version)
+		case fsm.UEffRemoveItem:
+			op, err = removeItem(bare, w.Item.JID, w.Version)
+		case fsm.UEffSavePending:
+			op, err = savePending(bare, fsm.PendingRequest{From: w.From, Elem: w.Elem})
+		case fsm.UEffDeletePending:
+			op, err = deletePending(bare, w.From)
+		default:
+			err = fmt.Errorf("%w: %v is not a write", store.ErrInvalid, w.Kind)
+		}
+		if err != nil {
+			return err
+		}
+		ops = append(ops, op)
+	}
+	if len(ops) == 0 {
+		return nil
+	}
 	return s.update(func(tx *bolt.Tx) error {
+		for _, op := range ops {
+			if err := op(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// saveItem checks and encodes a SaveItem and returns the transaction step
+// that writes it.
+func saveItem(bare string, item fsm.RosterItem, version uint64) (func(*bolt.Tx) error, error) {
+	if err := store.CheckJID(bare); err != nil {
+		return nil, err
+	}
+	if err := store.CheckJID(item.JID); err != nil {
+		return nil, err
+	}
+	rec := encodeItem(item)
+	return func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketRoster).Put(contactKey(bare, item.JID), rec); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketRosterVer).Put([]byte(bare), encodeVersion(version))
+	}, nil
+}
+
+// removeItem is saveItem for RemoveItem.
+func removeItem(bare, contact string, version uint64) (func(*bolt.Tx) error, error) {
+	if err := store.CheckJID(bare); err != nil {
+		return nil, err
+	}
+	if err := store.CheckJID(contact); err != nil {
+		return nil, err
+	}
+	return func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketRoster).Delete(contactKey(bare, contact)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketRosterVer).Put([]byte(bare), encodeVersion(version))
+	}, nil
+}
+
+// savePending is saveItem for SavePending.
+func savePending(bare string, p fsm.PendingRequest) (func(*bolt.Tx) error, error) {
+	if err := store.CheckJID(bare); err != nil {
+		return nil, err
+	}
+	if err := store.CheckJID(p.From); err != nil {
+		return nil, err
+	}
+	text, err := store.EncodeElement(p.Elem)
+	if err != nil {
+		return nil, err
+	}
+	return func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketPending)
 		seq, err := b.NextSequence()
 		if err != nil {
 			return err
 		}
 		return b.Put(contactKey(bare, p.From), encodePending(seq, text))
-	})
+	}, nil
 }
 
-// DeletePending implements store.Store.
-func (s *Store) DeletePending(bare, from string) error {
+// deletePending is saveItem for DeletePending.
+func deletePending(bare, from string) (func(*bolt.Tx) error, error) {
 	if err := store.CheckJID(bare); err != nil {
-		return err
+		return nil, err
 	}
 	if err := store.CheckJID(from); err != nil {
-		return err
+		return nil, err
 	}
-	return s.update(func(tx *bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketPending).Delete(contactKey(bare, from))
-	})
+	}, nil
 }
 
 // offlineRange returns the first and last seq of bare's offline messages

@@ -204,53 +204,12 @@ func cmpJID(it fsm.RosterItem, jid string) int { return strings.Compare(it.JID, 
 
 // SaveItem implements store.Store.
 func (s *Store) SaveItem(bare string, item fsm.RosterItem, version uint64) error {
-	if err := store.CheckJID(bare); err != nil {
-		return err
-	}
-	if err := store.CheckJID(item.JID); err != nil {
-		return err
-	}
-	if err := s.lock(); err != nil {
-		return err
-	}
-	defer s.mu.Unlock()
-	r := s.rosters[bare]
-	if r == nil {
-		r = &roster{}
-		s.rosters[bare] = r
-	}
-	item = copyItem(item)
-	if i, found := slices.BinarySearchFunc(r.items, item.JID, cmpJID); found {
-		r.items[i] = item
-	} else {
-		r.items = slices.Insert(r.items, i, item)
-	}
-	r.version = version
-	return nil
+	return s.Commit(bare, []fsm.UserEffect{{Kind: fsm.UEffSaveItem, Item: item, Version: version}})
 }
 
 // RemoveItem implements store.Store.
 func (s *Store) RemoveItem(bare, contact string, version uint64) error {
-	if err := store.CheckJID(bare); err != nil {
-		return err
-	}
-	if err := store.CheckJID(contact); err != nil {
-		return err
-	}
-	if err := s.lock(); err != nil {
-		return err
-	}
-	defer s.mu.Unlock()
-	r := s.rosters[bare]
-	if r == nil {
-		r = &roster{}
-		s.rosters[bare] = r
-	}
-	if i, found := slices.BinarySearchFunc(r.items, contact, cmpJID); found {
-		r.items = slices.Delete(r.items, i, i+1)
-	}
-	r.version = version
-	return nil
+	return s.Commit(bare, []fsm.UserEffect{{Kind: fsm.UEffRemoveItem, Item: fsm.RosterItem{JID: contact}, Version: version}})
 }
 
 // Pending implements store.Store.
@@ -279,44 +238,104 @@ func (s *Store) Pending(bare string) ([]fsm.PendingRequest, error) {
 
 // SavePending implements store.Store.
 func (s *Store) SavePending(bare string, p fsm.PendingRequest) error {
-	if err := store.CheckJID(bare); err != nil {
-		return err
-	}
-	if err := store.CheckJID(p.From); err != nil {
-		return err
-	}
-	text, err := store.EncodeElement(p.Elem)
-	if err != nil {
-		return err
-	}
-	if err := s.lock(); err != nil {
-		return err
-	}
-	defer s.mu.Unlock()
-	ps := slices.DeleteFunc(s.pending[bare], func(q pending) bool { return q.from == p.From })
-	s.pending[bare] = append(ps, pending{from: p.From, elem: text})
-	return nil
+	return s.Commit(bare, []fsm.UserEffect{{Kind: fsm.UEffSavePending, From: p.From, Elem: p.Elem}})
 }
 
 // DeletePending implements store.Store.
 func (s *Store) DeletePending(bare, from string) error {
+	return s.Commit(bare, []fsm.UserEffect{{Kind: fsm.UEffDeletePending, From: from}})
+}
+
+// Commit implements store.Store: every write is checked (and a pending
+// request's element encoded) before the lock is taken, so that, once
+// taken, applying them cannot fail half-way.
+func (s *Store) Commit(bare string, writes []fsm.UserEffect) error {
 	if err := store.CheckJID(bare); err != nil {
 		return err
 	}
-	if err := store.CheckJID(from); err != nil {
-		return err
+	texts := make([][]byte, len(writes)) // the encoded pending requests
+	for i, w := range writes {
+		switch w.Kind {
+		case fsm.UEffSaveItem, fsm.UEffRemoveItem:
+			if err := store.CheckJID(w.Item.JID); err != nil {
+				return err
+			}
+		case fsm.UEffSavePending, fsm.UEffDeletePending:
+			if err := store.CheckJID(w.From); err != nil {
+				return err
+			}
+			if w.Kind == fsm.UEffSavePending {
+				text, err := store.EncodeElement(w.Elem)
+				if err != nil {
+					return err
+				}
+				texts[i] = text
+			}
+		default:
+			return fmt.Errorf("%w: %v is not a write", store.ErrInvalid, w.Kind)
+		}
+	}
+	if len(writes) == 0 {
+		return nil
 	}
 	if err := s.lock(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
+	for i, w := range writes {
+		switch w.Kind {
+		case fsm.UEffSaveItem:
+			s.saveItem(bare, w.Item, w.Version)
+		case fsm.UEffRemoveItem:
+			s.removeItem(bare, w.Item.JID, w.Version)
+		case fsm.UEffSavePending:
+			ps := slices.DeleteFunc(s.pending[bare], func(q pending) bool { return q.from == w.From })
+			s.pending[bare] = append(ps, pending{from: w.From, elem: texts[i]})
+		case fsm.UEffDeletePending:
+			s.deletePending(bare, w.From)
+		}
+	}
+	return nil
+}
+
+// saveItem stores item in bare's roster; the caller holds the lock.
+func (s *Store) saveItem(bare string, item fsm.RosterItem, version uint64) {
+	r := s.rosters[bare]
+	if r == nil {
+		r = &roster{}
+		s.rosters[bare] = r
+	}
+	item = copyItem(item)
+	if i, found := slices.BinarySearchFunc(r.items, item.JID, cmpJID); found {
+		r.items[i] = item
+	} else {
+		r.items = slices.Insert(r.items, i, item)
+	}
+	r.version = version
+}
+
+// removeItem removes contact from bare's roster; the caller holds the lock.
+func (s *Store) removeItem(bare, contact string, version uint64) {
+	r := s.rosters[bare]
+	if r == nil {
+		r = &roster{}
+		s.rosters[bare] = r
+	}
+	if i, found := slices.BinarySearchFunc(r.items, contact, cmpJID); found {
+		r.items = slices.Delete(r.items, i, i+1)
+	}
+	r.version = version
+}
+
+// deletePending forgets bare's pending request from from; the caller holds
+// the lock.
+func (s *Store) deletePending(bare, from string) {
 	ps := slices.DeleteFunc(s.pending[bare], func(q pending) bool { return q.from == from })
 	if len(ps) == 0 {
 		delete(s.pending, bare)
 	} else {
 		s.pending[bare] = ps
 	}
-	return nil
 }
 
 // StoreOffline implements store.Store.

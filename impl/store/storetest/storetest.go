@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func() store.Store) {
 		{"Roster", testRoster},
 		{"RosterItems", testRosterItems},
 		{"Pending", testPending},
+		{"Commit", testCommit},
 		{"Offline", testOffline},
 		{"Quota", testQuota},
 		{"Elements", testElements},
@@ -851,6 +852,61 @@ func testConcurrent(t *testing.T, s store.Store) {
 	}
 }
 
+// testCommit checks that Commit makes a step's writes in order, as the
+// single methods would, and all or none.
+func testCommit(t *testing.T, s store.Store) {
+	const me = "me@example.com"
+	sub := Elem(t, `<presence from="amy@example.com" type="subscribe"/>`)
+	must(t, s.SaveItem(me, fsm.RosterItem{JID: "old@example.com", Sub: fsm.SubBoth}, 1))
+	must(t, s.SavePending(me, fsm.PendingRequest{From: "zed@example.com", Elem: sub}))
+	snapshot := func() string {
+		t.Helper()
+		d, err := Dump(s, []string{me})
+		must(t, err)
+		return d
+	}
+	before := snapshot()
+
+	// A step whose last write cannot be kept changes nothing.
+	for _, bad := range []fsm.UserEffect{
+		{Kind: fsm.UEffSavePending, From: "amy@example.com"}, // no element
+		{Kind: fsm.UEffSaveItem, Item: fsm.RosterItem{JID: ""}, Version: 4},
+		{Kind: fsm.UEffDeliver, Target: me + "/pc", Elem: sub}, // not a write
+	} {
+		err := s.Commit(me, []fsm.UserEffect{
+			{Kind: fsm.UEffRemoveItem, Item: fsm.RosterItem{JID: "old@example.com"}, Version: 2},
+			{Kind: fsm.UEffDeletePending, From: "zed@example.com"},
+			{Kind: fsm.UEffSaveItem, Item: fsm.RosterItem{JID: "new@example.com", Ask: true}, Version: 3},
+			bad,
+		})
+		wantErr(t, "Commit with "+bad.Kind.String()+" that cannot be kept", err, store.ErrInvalid)
+		if diff := cmp.Diff(before, snapshot()); diff != "" {
+			t.Errorf("a Commit that failed on %v changed the store (-before +after):\n%s", bad.Kind, diff)
+		}
+	}
+	must(t, s.Commit(me, nil))
+
+	// The same writes, all good, in order: the later write of an item wins.
+	must(t, s.Commit(me, []fsm.UserEffect{
+		{Kind: fsm.UEffRemoveItem, Item: fsm.RosterItem{JID: "old@example.com"}, Version: 2},
+		{Kind: fsm.UEffDeletePending, From: "zed@example.com"},
+		{Kind: fsm.UEffSaveItem, Item: fsm.RosterItem{JID: "new@example.com", Ask: true}, Version: 3},
+		{Kind: fsm.UEffSaveItem, Item: fsm.RosterItem{JID: "new@example.com", Sub: fsm.SubTo}, Version: 4},
+		{Kind: fsm.UEffSavePending, From: "amy@example.com", Elem: sub},
+	}))
+	r, err := s.Roster(me)
+	must(t, err)
+	want := fsm.Roster{Version: 4, Items: []fsm.RosterItem{{JID: "new@example.com", Sub: fsm.SubTo}}}
+	if diff := cmp.Diff(want, r); diff != "" {
+		t.Errorf("roster after Commit (-want +got):\n%s", diff)
+	}
+	ps, err := s.Pending(me)
+	must(t, err)
+	if got := pendingSummary(ps); len(got) != 1 || !strings.Contains(got[0], "amy@example.com") {
+		t.Errorf("pending after Commit = %v, want amy's request alone", got)
+	}
+}
+
 func testClosed(t *testing.T, s store.Store) {
 	const me = "me@example.com"
 	must(t, s.CreateAccount("me", nil))
@@ -875,6 +931,7 @@ func testClosed(t *testing.T, s store.Store) {
 	closed("Pending", err)
 	closed("SavePending", s.SavePending(me, fsm.PendingRequest{From: "c@x", Elem: el}))
 	closed("DeletePending", s.DeletePending(me, "c@x"))
+	closed("Commit", s.Commit(me, []fsm.UserEffect{{Kind: fsm.UEffDeletePending, From: "c@x"}}))
 	closed("StoreOffline", s.StoreOffline(me, fsm.StoredMessage{Elem: el}))
 	_, err = s.Offline(me)
 	closed("Offline", err)
