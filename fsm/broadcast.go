@@ -156,8 +156,15 @@ func (m *userMachine) answerProbe(prober, to string, probe *etree.Element) {
 		return
 	}
 	if i := u.resource(to); i >= 0 && (subscribed || u.Resources[i].directedTo(prober)) {
-		if u.Resources[i].Available() {
-			m.route(to, prober, withID(etree.NewElement("presence"), probe))
+		if r := &u.Resources[i]; r.Available() {
+			// RFC 6121 §4.3.2.1: a subscriber's answer keeps the id of
+			// the resource's own presence; anybody else's mirrors the
+			// probe's.
+			idFrom := probe
+			if subscribed {
+				idFrom = r.Presence
+			}
+			m.route(to, prober, withID(etree.NewElement("presence"), idFrom))
 		} else {
 			m.route(u.JID, prober, withID(unavailable(""), probe))
 		}
