@@ -37,8 +37,8 @@ type conn struct {
 	// mu guards the output buffer and the flags below; out takes it and
 	// never blocks on the network.
 	mu      sync.Mutex
-	w       *stream.Writer // writes into pending
-	pending bytes.Buffer
+	w       *stream.Writer // writes into pending; nil until the first write
+	pending *bytes.Buffer  // nil when nothing is pending (see takePending)
 	closeAt bool // EffClose: send what is pending, then close
 	abort   bool // EffAbort or a write error: close at once
 	full    bool // a write did not fit: only the session's answer follows
@@ -68,7 +68,6 @@ func newConn(s *Server, nc net.Conn, id string) *conn {
 		dst:  nc,
 		done: make(chan struct{}),
 	}
-	c.w = stream.NewWriter(&c.pending)
 	if rec := s.cfg.Record; rec != nil {
 		if path, err := rec.Open(id, s.policy); err != nil {
 			c.log.Warn("not recording the session", "err", err)
@@ -92,6 +91,14 @@ func (c *conn) out(e fsm.Effect) bool {
 	defer c.mu.Unlock()
 	if c.abort || c.closeAt {
 		return true // the connection is going: nothing more to write
+	}
+	if c.pending == nil {
+		c.pending = outBufs.Get().(*bytes.Buffer)
+		if c.w == nil {
+			c.w = stream.NewWriter(c.pending)
+		} else {
+			c.w.Reset(c.pending)
+		}
 	}
 	before := c.pending.Len()
 	var err error
@@ -156,15 +163,15 @@ func (c *conn) send() bool {
 	defer c.wmu.Unlock()
 	for {
 		c.mu.Lock()
-		data := bytes.Clone(c.pending.Bytes())
-		c.pending.Reset()
+		buf := c.takePending()
 		closeAt, abort := c.closeAt, c.abort
 		c.mu.Unlock()
 		if abort {
+			putOutBuf(buf)
 			c.raw.Close()
 			return false
 		}
-		if len(data) == 0 {
+		if buf == nil {
 			if closeAt {
 				c.raw.Close()
 				return false
@@ -172,7 +179,9 @@ func (c *conn) send() bool {
 			return true
 		}
 		_ = c.raw.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if _, err := c.dst.Write(data); err != nil {
+		_, err := c.dst.Write(buf.Bytes())
+		putOutBuf(buf)
+		if err != nil {
 			c.mu.Lock()
 			c.abort, c.reason = true, "write: "+err.Error()
 			c.mu.Unlock()
@@ -180,6 +189,36 @@ func (c *conn) send() bool {
 			return false
 		}
 	}
+}
+
+// outBufs recycles output buffers: a connection takes one when a step
+// writes to it and the writer gives it back once sent, so that an idle
+// connection holds none and a busy one copies nothing.
+var outBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledOut is the largest buffer kept for reuse; a bigger one (a large
+// roster) goes to the garbage collector.
+const maxPooledOut = 64 << 10
+
+// takePending returns the pending output, or nil when there is none, and
+// leaves nothing pending. The caller holds c.mu, and gives the buffer back
+// with putOutBuf once written.
+func (c *conn) takePending() *bytes.Buffer {
+	buf := c.pending
+	c.pending = nil
+	if buf != nil && buf.Len() == 0 {
+		putOutBuf(buf)
+		return nil
+	}
+	return buf
+}
+
+func putOutBuf(buf *bytes.Buffer) {
+	if buf == nil || buf.Cap() > maxPooledOut {
+		return
+	}
+	buf.Reset()
+	outBufs.Put(buf)
 }
 
 var (
@@ -353,9 +392,13 @@ func (c *conn) startTLS() fsm.Event {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.mu.Lock()
-	data := bytes.Clone(c.pending.Bytes())
-	c.pending.Reset()
+	buf := c.takePending()
 	c.mu.Unlock()
+	var data []byte
+	if buf != nil {
+		data = buf.Bytes()
+		defer putOutBuf(buf)
+	}
 	_ = c.raw.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if _, err := c.raw.Write(data); err != nil {
 		c.log.Info("tls failed", "err", err)
