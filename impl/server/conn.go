@@ -39,9 +39,9 @@ type conn struct {
 	mu      sync.Mutex
 	w       *stream.Writer // writes into pending; nil until the first write
 	pending *bytes.Buffer  // nil when nothing is pending (see takePending)
-	closeAt bool // EffClose: send what is pending, then close
-	abort   bool // EffAbort or a write error: close at once
-	full    bool // a write did not fit: only the session's answer follows
+	closeAt bool           // EffClose: send what is pending, then close
+	abort   bool           // EffAbort or a write error: close at once
+	full    bool           // a write did not fit: only the session's answer follows
 	reason  string
 	wake    chan struct{} // cap 1: the writer has work
 
