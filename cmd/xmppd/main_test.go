@@ -93,6 +93,18 @@ func TestErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	// A data directory another process holds: the store's file lock
+	// conflicts between two opens, in one process as in two.
+	held := filepath.Join(t.TempDir(), "held")
+	st, err := boltstore.OpenDir(held, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	notPEM := filepath.Join(t.TempDir(), "not.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -102,6 +114,10 @@ func TestErrors(t *testing.T) {
 		{[]string{"serve", "--bogus"}, "flag provided but not defined"},
 		{[]string{"serve", "--data", data}, "--domain is required"},
 		{[]string{"serve", "--domain", "localhost", "--data", data, "--c2s", ln.Addr().String()}, "address already in use"},
+		{[]string{"serve", "--domain", "localhost", "--data", held, "--c2s", "127.0.0.1:0"}, "used by another process"},
+		{[]string{"user", "list", "--data", held}, "used by another process"},
+		{[]string{"serve", "--domain", "localhost", "--data", data, "--c2s", "127.0.0.1:0", "--tls-cert", notPEM, "--tls-key", notPEM}, "TLS certificate: tls: failed to find any PEM data"},
+		{[]string{"serve", "--domain", "localhost", "--data", data, "--c2s", "127.0.0.1:0", "--tls-cert", filepath.Join(data, "missing.pem"), "--tls-key", notPEM}, "no such file or directory"},
 		{[]string{"user", "del", "nobody", "--data", data}, "no user nobody"},
 		{[]string{"user", "add", "--password-stdin", "--data", data}, "want 1 argument"},
 		{[]string{"user", "passwd", "x@y@z", "--password-stdin", "--data", data}, "bad domain"},
