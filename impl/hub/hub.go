@@ -41,14 +41,21 @@ type Hub struct {
 	// RosterFails, when set, makes the roster load of the bare JIDs it
 	// reports fail (EvRosterFailed), to exercise S-56.
 	RosterFails func(bare string) bool
+	// WritesFail, when set, makes the store refuse the writes of every
+	// user step of the bare JIDs it reports (fsm.UEvStoreFailed), to
+	// exercise I-56.
+	WritesFail func(bare string) bool
 	// Trace, when set, sees every step: the machine ("conn c1" or "user
 	// alice@localhost"), the event and its effects, rendered.
 	Trace func(machine, event string, effects []string)
 
-	sessions map[string]*fsm.Session // by connection id
-	byFull   map[string]string       // full JID → connection id
-	byConn   map[string][]string     // connection id → full JIDs it holds
-	users    map[string]*fsm.User    // by bare JID
+	// The registries. Queued work points at its machine, so that a step
+	// looks nothing up by name: the name is looked up once, when the
+	// work is queued.
+	sessions map[string]*conn     // by connection id
+	byFull   map[string]*conn     // full JID → the session bound to it
+	bound    map[string]int       // bare JID → how many full JIDs of it are bound
+	users    map[string]*fsm.User // by bare JID
 	queue    []work
 	ids      int
 
@@ -60,10 +67,18 @@ type Hub struct {
 	depth       int
 }
 
+// conn is a connection's session and what the registry knows of it.
+type conn struct {
+	id   string
+	s    fsm.Session
+	held []string // the full JIDs it holds
+}
+
 // work is one event waiting for its machine.
 type work struct {
-	conn string // a session's connection, or
-	user string // a user's bare JID
+	c    *conn     // a session, or
+	u    *fsm.User // a user machine,
+	user string    // whose bare JID this is
 	ev   fsm.Event
 	uev  fsm.UserEvent
 }
@@ -74,9 +89,9 @@ func New(p *fsm.Policy) *Hub {
 		Policy:   p,
 		Store:    NewStore(),
 		Clock:    func() string { return "2026-01-01T00:00:00Z" },
-		sessions: map[string]*fsm.Session{},
-		byFull:   map[string]string{},
-		byConn:   map[string][]string{},
+		sessions: map[string]*conn{},
+		byFull:   map[string]*conn{},
+		bound:    map[string]int{},
 		users:    map[string]*fsm.User{},
 	}
 }
@@ -88,11 +103,11 @@ func (h *Hub) nextID(prefix string) string {
 
 // Session returns the session of connection conn.
 func (h *Hub) Session(conn string) (fsm.Session, bool) {
-	s, ok := h.sessions[conn]
+	c, ok := h.sessions[conn]
 	if !ok {
 		return fsm.Session{}, false
 	}
-	return *s, true
+	return c.s, true
 }
 
 // User returns the machine of bare JID j, if it is loaded.
@@ -123,10 +138,9 @@ func (h *Hub) Conns() []string {
 }
 
 // Connect opens connection conn and runs until the hub is idle.
-func (h *Hub) Connect(conn string) {
-	s := fsm.New(h.Policy)
-	h.sessions[conn] = &s
-	h.Send(conn, fsm.Event{Kind: fsm.EvConnect, Conn: conn, ID: h.nextID("stream")})
+func (h *Hub) Connect(id string) {
+	h.sessions[id] = &conn{id: id, s: fsm.New(h.Policy)}
+	h.Send(id, fsm.Event{Kind: fsm.EvConnect, Conn: id, ID: h.nextID("stream")})
 }
 
 // Send feeds ev to the session of conn (a fresh stream id is added to a
@@ -135,7 +149,9 @@ func (h *Hub) Send(conn string, ev fsm.Event) {
 	if ev.Kind == fsm.EvStreamOpen && ev.ID == "" {
 		ev.ID = h.nextID("stream")
 	}
-	h.queue = append(h.queue, work{conn: conn, ev: ev})
+	if c, ok := h.sessions[conn]; ok {
+		h.queue = append(h.queue, work{c: c, ev: ev})
+	}
 	h.Run()
 }
 
@@ -146,10 +162,10 @@ func (h *Hub) Run() {
 	for i := 0; i < len(h.queue); i++ {
 		w := h.queue[i]
 		h.queue[i] = work{} // let the elements go
-		if w.conn != "" {
-			h.stepSession(w.conn, w.ev)
+		if w.c != nil {
+			h.stepSession(w.c, w.ev)
 		} else {
-			h.stepUser(w.user, w.uev)
+			h.stepUser(w.user, w.u, w.uev)
 		}
 	}
 	h.queue = h.queue[:0]
@@ -157,28 +173,24 @@ func (h *Hub) Run() {
 
 // stepSession steps a session and carries out its effects; effects that ask
 // a question are answered at once, before anything else reaches the session.
-func (h *Hub) stepSession(conn string, ev fsm.Event) {
-	s, ok := h.sessions[conn]
-	if !ok {
-		return
-	}
+func (h *Hub) stepSession(c *conn, ev fsm.Event) {
 	d := h.enter()
 	defer h.leave()
-	next, effects := fsm.StepAppend(*s, ev, h.sessionBufs[d][:0])
+	var effects []fsm.Effect
+	c.s, effects = fsm.StepAppend(c.s, ev, h.sessionBufs[d][:0])
 	h.sessionBufs[d] = effects
-	*s = next
 	if h.Trace != nil {
-		h.Trace("conn "+conn, ev.String(), render(effects))
+		h.Trace("conn "+c.id, ev.String(), render(effects))
 	}
 	var buf [2]fsm.Event
 	answers := buf[:0]
 	for _, e := range effects {
-		if a, ok := h.sessionEffect(conn, s, e); ok {
+		if a, ok := h.sessionEffect(c, e); ok {
 			answers = append(answers, a)
 		}
 	}
 	for _, a := range answers {
-		h.stepSession(conn, a)
+		h.stepSession(c, a)
 	}
 }
 
@@ -206,22 +218,22 @@ func render[E fmt.Stringer](effects []E) []string {
 
 // sessionEffect carries out one session effect and returns the answer it
 // owes the session, if any.
-func (h *Hub) sessionEffect(conn string, s *fsm.Session, e fsm.Effect) (fsm.Event, bool) {
+func (h *Hub) sessionEffect(c *conn, e fsm.Effect) (fsm.Event, bool) {
 	switch e.Kind {
 	case fsm.EffSendHeader, fsm.EffSend, fsm.EffClose, fsm.EffAbort:
 		if h.Output != nil {
-			h.Output(Output{Conn: conn, Effect: e})
+			h.Output(Output{Conn: c.id, Effect: e})
 		}
 	case fsm.EffStartTLS:
 		return fsm.Event{Kind: fsm.EvTLSDone}, true // in process: the handshake always works
 	case fsm.EffSASLStart, fsm.EffSASLStep:
 		return h.sasl(e), true
 	case fsm.EffReserveResource:
-		return h.reserve(conn, s, e), true
+		return h.reserve(c, e), true
 	case fsm.EffReleaseResource:
-		h.release(conn, e)
+		h.release(c, e)
 	case fsm.EffLoadRoster:
-		bare := e.Username + "@" + s.Host
+		bare := e.Username + "@" + c.s.Host
 		if h.RosterFails != nil && h.RosterFails(bare) {
 			return fsm.Event{Kind: fsm.EvRosterFailed}, true
 		}
@@ -256,53 +268,70 @@ func (h *Hub) sasl(e fsm.Effect) fsm.Event {
 }
 
 // reserve is the resource registry.
-func (h *Hub) reserve(conn string, s *fsm.Session, e fsm.Effect) fsm.Event {
+func (h *Hub) reserve(c *conn, e fsm.Effect) fsm.Event {
 	resource := e.Resource
 	if resource == "" {
 		resource = h.nextID("r")
 	}
-	full := e.Username + "@" + s.Host + "/" + resource
-	if holder, taken := h.byFull[full]; taken && holder != conn {
+	bareJID := e.Username + "@" + c.s.Host
+	full := bareJID + "/" + resource
+	if holder, taken := h.byFull[full]; taken && holder != c {
 		if !e.Replace {
 			return fsm.Event{Kind: fsm.EvResourceConflict}
 		}
 		h.stepSession(holder, fsm.Event{Kind: fsm.EvReplaced})
 	}
-	h.byFull[full] = conn
-	h.byConn[conn] = append(h.byConn[conn], full)
-	// S-99: the session decides on the count of the user's resources.
-	n, prefix := 0, e.Username+"@"+s.Host+"/"
-	for f := range h.byFull {
-		if strings.HasPrefix(f, prefix) {
-			n++
-		}
+	if _, taken := h.byFull[full]; !taken {
+		h.bound[bareJID]++
 	}
-	return fsm.Event{Kind: fsm.EvResourceGranted, Resource: resource, Resources: n}
+	h.byFull[full] = c
+	c.held = append(c.held, full)
+	// S-99: the session decides on the count of the user's resources.
+	return fsm.Event{Kind: fsm.EvResourceGranted, Resource: resource, Resources: h.bound[bareJID]}
 }
 
 // release frees a resource and tells the user machine, with the implicit
 // unavailable presence the session left.
-func (h *Hub) release(conn string, e fsm.Effect) {
-	held := h.byConn[conn][:0:0]
-	for _, full := range h.byConn[conn] {
+func (h *Hub) release(c *conn, e fsm.Effect) {
+	held := c.held[:0:0]
+	for _, full := range c.held {
 		if strings.HasPrefix(full, e.Username+"@") && strings.HasSuffix(full, "/"+e.Resource) {
-			delete(h.byFull, full)
+			h.unbind(full)
 			continue
 		}
 		held = append(held, full)
 	}
-	h.byConn[conn] = held
+	c.held = held
 	if e.From != "" {
 		h.toUser(e.From, fsm.UserEvent{Kind: fsm.UEvUnbound, From: e.From, Elem: e.Elem, Directed: e.Directed})
 	}
 }
 
+// unbind forgets the session bound to full JID full. A full JID the hub
+// binds is the bare JID of an account (whose localpart, checked against
+// the store, and domain, one of the policy's hosts, hold no '/') and a
+// resource, so its bare JID is what comes before the first '/'.
+func (h *Hub) unbind(full string) {
+	if _, ok := h.byFull[full]; !ok {
+		return
+	}
+	delete(h.byFull, full)
+	b := bare(full)
+	if h.bound[b]--; h.bound[b] == 0 {
+		delete(h.bound, b)
+	}
+}
+
 // toUser queues an event for the user machine of j's bare JID.
 func (h *Hub) toUser(j string, ev fsm.UserEvent) {
-	h.queue = append(h.queue, work{user: bare(j), uev: ev})
+	b := bare(j)
+	h.queue = append(h.queue, work{u: h.loadUser(b), user: b, uev: ev})
 }
 
 // loadUser makes sure the machine of bare JID j is loaded from the store.
+// Loading a machine when its first event is queued rather than stepped
+// loads the same roster: nothing but the machine itself changes its
+// stored roster, and the hub runs one step at a time.
 func (h *Hub) loadUser(j string) *fsm.User {
 	if u, ok := h.users[j]; ok {
 		return u
@@ -314,31 +343,40 @@ func (h *Hub) loadUser(j string) *fsm.User {
 	return &u
 }
 
-// stepUser steps a user machine and carries out its effects.
-func (h *Hub) stepUser(j string, ev fsm.UserEvent) {
-	u := h.loadUser(j)
+// stepUser steps the user machine u of bare JID j and carries out its
+// effects.
+func (h *Hub) stepUser(j string, u *fsm.User, ev fsm.UserEvent) {
 	d := h.enter()
 	defer h.leave()
-	next, effects := fsm.StepUserAppend(*u, ev, h.userBufs[d][:0])
+	var effects []fsm.UserEffect
+	before := *u
+	*u, effects = fsm.StepUserAppend(before, ev, h.userBufs[d][:0])
+	if h.WritesFail != nil && h.WritesFail(j) && slices.ContainsFunc(effects, isWrite) {
+		// I-56: the store refused the step's writes; nothing of it happens.
+		if h.Trace != nil {
+			h.Trace("user "+j, ev.String(), append(render(effects), "(the store refuses the writes)"))
+		}
+		ev = fsm.UserEvent{Kind: fsm.UEvStoreFailed, Cause: ev.Kind, From: ev.From, To: ev.To, Elem: ev.Elem}
+		*u, effects = fsm.StepUserAppend(before, ev, effects[:0])
+	}
 	h.userBufs[d] = effects
-	*u = next
 	if h.Trace != nil {
 		h.Trace("user "+j, ev.String(), render(effects))
 	}
-	h.userEffects(j, effects)
+	h.userEffects(j, u, effects)
 }
 
-// userEffects carries out user effects.
-func (h *Hub) userEffects(j string, effects []fsm.UserEffect) {
+// userEffects carries out the effects of user machine u, of bare JID j.
+func (h *Hub) userEffects(j string, u *fsm.User, effects []fsm.UserEffect) {
 	for _, e := range effects {
 		switch e.Kind {
 		case fsm.UEffDeliver:
-			if conn, ok := h.byFull[e.Target]; ok {
-				h.queue = append(h.queue, work{conn: conn, ev: fsm.Event{Kind: fsm.EvRouted, Elem: e.Elem, From: e.From, To: e.To}})
+			if c, ok := h.byFull[e.Target]; ok {
+				h.queue = append(h.queue, work{c: c, ev: fsm.Event{Kind: fsm.EvRouted, Elem: e.Elem, From: e.From, To: e.To}})
 			}
 		case fsm.UEffRoute:
 			if !strings.Contains(bare(e.To), "@") {
-				h.userEffects(j, fsm.AnswerServer(domain(e.To), e.From, e.Elem))
+				h.userEffects(j, u, fsm.AnswerServer(domain(e.To), e.From, e.Elem))
 				continue
 			}
 			h.toUser(e.To, fsm.UserEvent{Kind: fsm.UEvInbound, From: e.From, To: e.To, Elem: e.Elem, Directed: e.Directed})
@@ -357,15 +395,17 @@ func (h *Hub) userEffects(j string, effects []fsm.UserEffect) {
 			h.Store.StoreOffline(j, fsm.StoredMessage{Elem: el, Stamp: h.Clock()})
 		case fsm.UEffLoadOffline:
 			msgs := h.Store.Offline(j)
-			h.stepUserNow(j, fsm.UserEvent{Kind: fsm.UEvOfflineLoaded, To: e.To, Offline: msgs})
+			h.stepUserNow(j, u, fsm.UserEvent{Kind: fsm.UEvOfflineLoaded, To: e.To, Offline: msgs})
 		case fsm.UEffDeleteOffline:
 			h.Store.DeleteOffline(j, e.Count)
 		}
 	}
 }
 
+func isWrite(e fsm.UserEffect) bool { return e.Kind.IsWrite() }
+
 // stepUserNow answers a user machine's question at once.
-func (h *Hub) stepUserNow(j string, ev fsm.UserEvent) { h.stepUser(j, ev) }
+func (h *Hub) stepUserNow(j string, u *fsm.User, ev fsm.UserEvent) { h.stepUser(j, u, ev) }
 
 func setAttr(el *etree.Element, key, value string) {
 	if value == "" {

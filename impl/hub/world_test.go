@@ -3,6 +3,7 @@ package hub
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"sort"
 	"strconv"
@@ -992,15 +993,22 @@ func (w *worldTest) checkSessions(t *rapid.T) {
 			t.Fatalf("after %s: %s is bound by live sessions %s and %s", w.action, s.FullJID, other, c)
 		}
 		holder[s.FullJID] = c
-		if got := w.h.byFull[s.FullJID]; got != c {
-			t.Fatalf("after %s: session %s is %s but the registry maps it to %q", w.action, c, s.FullJID, got)
+		if got, ok := w.h.byFull[s.FullJID]; !ok || got.id != c {
+			t.Fatalf("after %s: session %s is %s but the registry maps it to %v", w.action, c, s.FullJID, got)
 		}
 	}
-	for full, c := range w.h.byFull {
+	bound := map[string]int{}
+	for full, holder := range w.h.byFull {
+		bound[bare(full)]++
+		c := holder.id
 		s, _ := w.h.Session(c)
 		if s.Phase != fsm.Established || s.FullJID != full {
 			t.Fatalf("after %s: the registry maps %s to %s, whose session is %v %q", w.action, full, c, s.Phase, s.FullJID)
 		}
+	}
+	// The count of each user's bound resources (S-99) is the registry's.
+	if !maps.Equal(bound, w.h.bound) {
+		t.Fatalf("after %s: the registry binds %v resources per user, the hub counts %v", w.action, bound, w.h.bound)
 	}
 	for _, ms := range w.m.sessions {
 		s, ok := w.h.Session(ms.conn)
