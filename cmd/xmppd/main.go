@@ -5,7 +5,7 @@
 //	      [--pprof 127.0.0.1:6060]
 //	      [--idle-timeout 10m] [--negotiation-timeout 30s] [--max-stanza BYTES]
 //	      [--max-resources N] [--conflict replace|refuse|generate]
-//	      [--subscribe-ack] [--probe-on-approval]
+//	      [--subscribe-ack] [--probe-on-approval] [--record DIR]
 //	xmppd user add JID [--password-stdin] [--data DIR]
 //	xmppd user add --batch [--data DIR] < lines of 'JID PASSWORD'
 //	xmppd user passwd JID [--password-stdin] [--data DIR]
@@ -15,7 +15,9 @@
 // Without --tls-cert, serve generates a self-signed certificate for its
 // domains on first start and keeps it in the data directory. SIGINT or
 // SIGTERM shuts the server down gracefully (system-shutdown to every
-// client).
+// client). With --record DIR, serve writes each connection's session log
+// (every event and effect, credentials left out) into DIR, for `simulate
+// replay` (package impl/record).
 package main
 
 import (
@@ -79,6 +81,7 @@ var errUsage = errors.New("usage")
 const usage = `usage:
   xmppd serve --domain D [--domain D2] [--c2s ADDR] [--data DIR] [--insecure-plain] [--require-tls=false] [--tls-cert F --tls-key F] [--pprof ADDR]
         [--idle-timeout D] [--negotiation-timeout D] [--max-stanza BYTES] [--max-resources N] [--conflict replace|refuse|generate] [--subscribe-ack] [--probe-on-approval]
+        [--record DIR]   (a session log per connection, credentials left out, for simulate replay)
   xmppd user add JID [--password-stdin] [--data DIR]
   xmppd user add --batch [--data DIR]          (lines 'JID PASSWORD' on stdin)
   xmppd user passwd JID [--password-stdin] [--data DIR]
