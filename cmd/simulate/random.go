@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strconv"
@@ -55,8 +56,9 @@ func randomSim(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "write the reproducing scansion script to `FILE` (default: print it after the report)")
 	shrinkTime := fs.Duration("shrink-time", 60*time.Second, "time allowed for shrinking a violation")
 	tolerate := fs.String("tolerate", "", "comma-separated invariant `IDs` (e.g. WI-4) whose violations are counted and reported but do not stop the run")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run (not of the shrinking) to `FILE`, for go tool pprof")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: simulate random [--clients N] [--events M] [--seed S] [--out FILE] [--tolerate IDS]
+		fmt.Fprint(fs.Output(), `usage: simulate random [--clients N] [--events M] [--seed S] [--out FILE] [--tolerate IDS] [--cpuprofile FILE]
 
 Runs N clients, chosen at random, through the session and user machines on
 the in-memory hub for M client events, checking the invariants after every
@@ -107,9 +109,19 @@ violation the seed and a shrunk scansion script that reproduces it.
 	if progressOn(stderr) {
 		s.progress = progressBar(stderr, *events)
 	}
+	var stopProfile func()
+	if *cpuprofile != "" {
+		if stopProfile, err = startCPUProfile(*cpuprofile); err != nil {
+			fmt.Fprintf(stderr, "simulate random: %v\n", err)
+			return 2
+		}
+	}
 	start := time.Now()
 	s.run(*events)
 	elapsed := time.Since(start)
+	if stopProfile != nil {
+		stopProfile()
+	}
 	if s.progress != nil {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
@@ -141,6 +153,23 @@ violation the seed and a shrunk scansion script that reproduces it.
 		fmt.Fprintf(stdout, "\nscansion script:\n\n%s", sc.text)
 	}
 	return 1
+}
+
+// startCPUProfile starts writing a CPU profile to file and returns the
+// function that stops it and closes the file.
+func startCPUProfile(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // parseTolerate reads --tolerate: invariant ids such as WI-4 or SI-3.
