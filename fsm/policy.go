@@ -65,6 +65,11 @@ type Policy struct {
 	// Zero means no limit, as in the RFC, which sets none (Prosody has
 	// none by default either).
 	MaxResources int
+	// MaxRosterItems is the most items one roster may hold: a roster set
+	// or a subscription stanza that would add an item beyond it gets
+	// wait/resource-constraint (I-51, I-52). Zero means no limit, as in
+	// the RFC, which sets none (Prosody has none either).
+	MaxRosterItems int
 }
 
 // Mechanism describes a SASL mechanism the adapter can run.
@@ -136,6 +141,9 @@ func (p *Policy) serves(host string) bool {
 }
 
 func (p *Policy) offline() bool { return p.OfflineStorage }
+
+// rosterFull reports whether a roster of n items may take no new item.
+func (p *Policy) rosterFull(n int) bool { return p.MaxRosterItems > 0 && n >= p.MaxRosterItems }
 
 func (p *Policy) maxFailures() uint8 {
 	if p.MaxSASLFailures == 0 {

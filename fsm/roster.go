@@ -128,7 +128,7 @@ func (m *userMachine) rosterSet(from string, iq, query *etree.Element) {
 		m.rosterRemove(from, iq, contact) // I-44
 		return
 	}
-	item, _ := u.Roster.Item(contact)
+	item, had := u.Roster.Item(contact)
 	item.JID = contact
 	item.Name = attr(itemEl, "name")
 	groups, cond := rosterGroups(itemEl)
@@ -137,6 +137,10 @@ func (m *userMachine) rosterSet(from string, iq, query *etree.Element) {
 	}
 	if cond != "" {
 		m.replyError(from, iq, errModify, cond) // I-42
+		return
+	}
+	if !had && u.policy().rosterFull(len(u.Roster.Items)) {
+		m.replyError(from, iq, errWait, "resource-constraint") // I-51
 		return
 	}
 	item.Groups = groups

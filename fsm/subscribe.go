@@ -76,9 +76,14 @@ func (m *userMachine) outboundSubscription(from, contact string, k SubKind, el *
 		m.bounce(from, contact, el, errCancel, "remote-server-not-found")
 		return
 	}
+	item, had := u.Roster.Item(contact)
+	if !had && (k == Subscribe || k == Subscribed) && u.policy().rosterFull(len(u.Roster.Items)) {
+		// I-52: it would add an item to a full roster.
+		m.bounce(from, contact, el, errWait, "resource-constraint")
+		return
+	}
 	st := u.subState(contact)
 	row, _ := OutboundRow(st, k)
-	item, _ := u.Roster.Item(contact)
 	if row.PreApproval && u.policy().PreApproval {
 		if !item.Approved {
 			m.preApprove(contact, st) // I-33

@@ -33,8 +33,8 @@ import (
 //
 // The "policy" line takes the words of the session transcripts'
 // parsePolicy (hosts localhost and example.com) and no-offline,
-// iq-from-strangers, no-rosterver, no-preapproval, subscribe-ack and
-// probe-on-approval.
+// iq-from-strangers, no-rosterver, no-preapproval, subscribe-ack,
+// probe-on-approval and max-roster=N (Policy.MaxRosterItems).
 //
 // Events are "> kind field=value… [<xml/>]" with the kinds of
 // fsm.UserEventKind: bound, unbound, broadcast, outbound, inbound and
@@ -166,6 +166,14 @@ func parseUserPolicy(words []string) (*fsm.Policy, error) {
 	var rest []string
 	var set []func(*fsm.Policy)
 	for _, w := range words {
+		if v, ok := strings.CutPrefix(w, "max-roster="); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, err
+			}
+			set = append(set, func(p *fsm.Policy) { p.MaxRosterItems = n })
+			continue
+		}
 		switch w {
 		case "no-offline":
 			set = append(set, func(p *fsm.Policy) { p.OfflineStorage = false })

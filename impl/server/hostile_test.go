@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/xmppfsm/xmppfsm/impl/sasl"
 	"github.com/xmppfsm/xmppfsm/impl/server"
 	"github.com/xmppfsm/xmppfsm/impl/server/xclient"
+	"github.com/xmppfsm/xmppfsm/impl/store"
 )
 
 // The hostile-input catalog: each case sends one kind of bad input to a
@@ -47,6 +49,9 @@ const (
 	hostileMaxOutput   = 256 << 10
 	hostileMaxStanza   = 64 << 10
 	hostileResources   = 5
+	hostileRoster      = 50
+	rosterFlood        = 2000 // roster sets in RosterFlood
+	stormSize          = store.DefaultOfflineLimit + 100
 )
 
 // hostileCase is one row of the catalog.
@@ -272,6 +277,16 @@ func boundStreamError(input, cond string) func(*harness) {
 	}
 }
 
+// nextElement reads the next element.
+func nextElement(t *testing.T, c *xclient.Client) *etree.Element {
+	t.Helper()
+	ev, err := c.Next()
+	if err != nil || ev.Kind != fsm.EvElement {
+		t.Fatalf("waiting for an element: %v %v", ev.Kind, err)
+	}
+	return ev.Elem
+}
+
 // reply reads until an element with the given id.
 func reply(t *testing.T, c *xclient.Client, id string) *etree.Element {
 	t.Helper()
@@ -458,6 +473,7 @@ func hostileConfig(c *server.Config) {
 	c.MaxStanza = hostileMaxStanza
 	c.MaxOutput = hostileMaxOutput
 	c.MaxResources = hostileResources
+	c.MaxRosterItems = hostileRoster
 }
 
 // TestHostileInput runs the catalog against a server that allows PLAIN
@@ -741,22 +757,68 @@ func TestHostileInput(t *testing.T) {
 				h.t.Fatalf("got %s/%s", typ, cond)
 			}
 		}},
-		{"MessageStormToOfflineUser", "RFC 6121 §8.5.2.1.1, §8.5.2.2.1", "1,000 chat messages to an offline account are stored (no quota yet) and delivered at its next login", func(h *harness) {
+		{"MessageStormToOfflineUser", "RFC 6121 §8.5.2.1.1, §8.5.2.2.1 (I-27)", fmt.Sprintf("of %d chat messages to an offline account the store keeps its quota (%d) and the rest bounce with cancel/service-unavailable; the quota is delivered at the next login", stormSize, store.DefaultOfflineLimit), func(h *harness) {
 			c, _ := h.mallory(h.t)
 			var b strings.Builder
-			for i := range 1000 {
+			for i := range stormSize {
 				fmt.Fprintf(&b, `<message type='chat' id='s%d' to='eve@localhost'><body>storm %d</body></message>`, i, i)
 			}
 			c.Send(b.String())
-			ping(h.t, c)
+			c.Send(`<iq type='get' id='alive' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`)
+			bounced, pinged := 0, false
+			for bounced < stormSize-store.DefaultOfflineLimit || !pinged {
+				el := nextElement(h.t, c)
+				switch typ, cond := errorOf(el); {
+				case el.Tag == "iq" && el.SelectAttrValue("id", "") == "alive":
+					pinged = true
+				case el.Tag == "message" && typ == "cancel" && cond == "service-unavailable":
+					if n, _ := strconv.Atoi(strings.TrimPrefix(el.SelectAttrValue("id", ""), "s")); n < store.DefaultOfflineLimit {
+						h.t.Fatalf("message s%d bounced, within the quota", n)
+					}
+					bounced++
+				default:
+					h.t.Fatalf("unexpected %s", fsm.XML(el))
+				}
+			}
 			eve := h.login(h.t, "eve", "pw", "later")
 			eve.Send(`<presence/>`)
-			for i := range 1000 {
+			for i := range store.DefaultOfflineLimit {
 				el := eve.Expect("message")
 				if id := el.SelectAttrValue("id", ""); id != fmt.Sprintf("s%d", i) {
 					h.t.Fatalf("offline message %d has id %q", i, id)
 				}
 			}
+		}},
+		{"RosterFlood", "RFC 6120 §8.3.3.18 (I-51, I-52); RFC 6120 §13.12", fmt.Sprintf("of %d roster sets for new contacts the first %d (MaxRosterItems) succeed and the rest get wait/resource-constraint; a subscribe to a new contact then is bounced the same way", rosterFlood, hostileRoster), func(h *harness) {
+			c, _ := h.mallory(h.t)
+			var b strings.Builder
+			for i := range rosterFlood {
+				fmt.Fprintf(&b, `<iq type='set' id='r%d'><query xmlns='jabber:iq:roster'><item jid='c%d@localhost'/></query></iq>`, i, i)
+			}
+			c.Send(b.String())
+			for i := range rosterFlood {
+				el := reply(h.t, c, fmt.Sprintf("r%d", i))
+				typ, cond := errorOf(el)
+				switch {
+				case i < hostileRoster && el.SelectAttrValue("type", "") != "result":
+					h.t.Fatalf("roster set %d: %s", i, fsm.XML(el))
+				case i >= hostileRoster && (typ != "wait" || cond != "resource-constraint"):
+					h.t.Fatalf("roster set %d beyond the limit: %s", i, fsm.XML(el))
+				}
+			}
+			c.Send(`<presence type='subscribe' id='sub' to='someone@localhost'/>`)
+			if typ, cond := errorOf(reply(h.t, c, "sub")); typ != "wait" || cond != "resource-constraint" {
+				h.t.Fatalf("subscribe beyond the limit: %s/%s", typ, cond)
+			}
+		}},
+		{"HugeRosterSet", "RFC 6120 §4.9.3.14, §13.12", "a roster set of 100,000 items is over the stanza limit: policy-violation", func(h *harness) {
+			var b strings.Builder
+			b.WriteString(`<iq type='set' id='huge'><query xmlns='jabber:iq:roster'>`)
+			for i := range 100000 {
+				fmt.Fprintf(&b, `<item jid='c%d@localhost'/>`, i)
+			}
+			b.WriteString(`</query></iq>`)
+			boundStreamError(b.String(), "policy-violation")(h)
 		}},
 	})
 }

@@ -70,6 +70,9 @@ type Config struct {
 	// MaxResources is the most connected resources an account may have at
 	// once (fsm.Policy.MaxResources, S-99); 0 means no limit.
 	MaxResources int
+	// MaxRosterItems is the most items a roster may hold
+	// (fsm.Policy.MaxRosterItems, I-51, I-52); 0 means no limit.
+	MaxRosterItems int
 	// Conflict is the answer to a bind of a resource another session of
 	// the user holds (fsm.Policy.Conflict, S-54); the zero value replaces
 	// the other session, as the RFC's default.
@@ -147,6 +150,7 @@ func New(cfg Config) (*Server, error) {
 	p.Hosts = append([]string(nil), cfg.Domains...)
 	p.SubscribeAck, p.ProbeOnApproval = cfg.SubscribeAck, cfg.ProbeOnApproval
 	p.MaxResources, p.Conflict = cfg.MaxResources, cfg.Conflict
+	p.MaxRosterItems = cfg.MaxRosterItems
 	p.TLS = cfg.TLS != nil
 	p.RequireTLS = cfg.RequireTLS && cfg.TLS != nil
 	p.Mechanisms = sasl.Mechanisms(sopts)
