@@ -92,7 +92,10 @@ func (c *Conn) stepConn(ev fsm.Event, own bool, jobs []userJob) (_ []userJob, re
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	next, effects := fsm.Step(c.s, ev)
+	buf := effectBufs.Get().(*[]fsm.Effect)
+	defer putEffectBuf(buf)
+	next, effects := fsm.StepAppend(c.s, ev, (*buf)[:0])
+	*buf = effects
 	c.s = next
 	if r.observe != nil {
 		r.observe(c.id, ev, effects)
@@ -103,7 +106,9 @@ func (c *Conn) stepConn(ev fsm.Event, own bool, jobs []userJob) (_ []userJob, re
 		// S-98: the session answers the write the connection could not
 		// take, before anything else can be written.
 		ev = fsm.Event{Kind: fsm.EvOutputOverflow}
-		next, effects = fsm.Step(c.s, ev)
+		clear(effects)
+		next, effects = fsm.StepAppend(c.s, ev, effects[:0])
+		*buf = effects
 		c.s = next
 		if r.observe != nil {
 			r.observe(c.id, ev, effects)
@@ -119,6 +124,16 @@ func (c *Conn) stepConn(ev fsm.Event, own bool, jobs []userJob) (_ []userJob, re
 		r.conns.deleteIf(c.id, c)
 	}
 	return jobs, rest
+}
+
+// effectBufs recycles the effect buffers of session steps: stepConn
+// carries a step's effects out (or copies them) before it returns.
+var effectBufs = sync.Pool{New: func() any { return new([]fsm.Effect) }}
+
+func putEffectBuf(buf *[]fsm.Effect) {
+	clear(*buf) // keep no elements alive in the pool
+	*buf = (*buf)[:0]
+	effectBufs.Put(buf)
 }
 
 // effectsLocked carries out a step's effects under c.mu (see stepConn)
