@@ -8,12 +8,17 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"time"
 )
 
+// mutexFraction is the sampling rate of mutex contention under --pprof.
+const mutexFraction = 20
+
 // servePprof serves net/http/pprof's handlers on addr, which must be a
 // loopback address (profiles show the server's memory), and returns the
-// function that stops it.
+// function that stops it. It also samples mutex contention (1 event in
+// mutexFraction), for /debug/pprof/mutex.
 func servePprof(log *slog.Logger, addr string) (func(), error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -22,6 +27,7 @@ func servePprof(log *slog.Logger, addr string) (func(), error) {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return nil, usageErr("serve: --pprof %q: only a loopback address is allowed", addr)
 	}
+	runtime.SetMutexProfileFraction(mutexFraction)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("pprof: %w", err)
