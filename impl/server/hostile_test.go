@@ -57,6 +57,7 @@ const (
 // hostileCase is one row of the catalog.
 type hostileCase struct {
 	name   string
+	input  string // what the attacker sends, in words
 	rfc    string // the RFC section that says what the answer is
 	answer string // the answer, as the catalog states it
 	run    func(h *harness)
@@ -180,8 +181,8 @@ func heapInUse() uint64 {
 func (h *harness) runCatalog(t *testing.T, cases []hostileCase) {
 	for _, hc := range cases {
 		t.Run(hc.name, func(t *testing.T) {
-			if hc.rfc == "" || hc.answer == "" {
-				t.Fatalf("catalog row %s lacks its RFC section or answer", hc.name)
+			if hc.input == "" || hc.rfc == "" || hc.answer == "" {
+				t.Fatalf("catalog row %s lacks its input, RFC section or answer", hc.name)
 			}
 			heap0, gor0 := heapInUse(), runtime.NumGoroutine()
 			h.t = t
@@ -479,77 +480,81 @@ func hostileConfig(c *server.Config) {
 // TestHostileInput runs the catalog against a server that allows PLAIN
 // without TLS.
 func TestHostileInput(t *testing.T) {
-	h := newHarness(t, hostileConfig, nil)
+	newHarness(t, hostileConfig, nil).runCatalog(t, hostileCases())
+}
+
+// hostileCases is the catalog for a server that allows PLAIN without TLS.
+func hostileCases() []hostileCase {
 	big := strings.Repeat("x", hostileMaxStanza+1024)
-	h.runCatalog(t, []hostileCase{
+	return []hostileCase{
 		// XML that XMPP restricts (RFC 6120 §11) and the framer's limits.
-		{"BillionLaughs", "RFC 6120 §11.1", "restricted-xml",
+		{"BillionLaughs", "a DOCTYPE declaring nested entities (billion laughs), before the header", "RFC 6120 §11.1", "stream error restricted-xml",
 			expectStreamError(billionLaughs(), "restricted-xml")},
-		{"DoctypeInStream", "RFC 6120 §11.1", "restricted-xml",
+		{"DoctypeInStream", "`<!DOCTYPE>` inside the stream", "RFC 6120 §11.1", "stream error restricted-xml",
 			expectStreamError(hdr+`<!DOCTYPE message>`, "restricted-xml")},
-		{"ExternalEntity", "RFC 6120 §11.1", "restricted-xml",
+		{"ExternalEntity", "a DOCTYPE with an external entity (`SYSTEM \"file:///etc/passwd\"`)", "RFC 6120 §11.1", "stream error restricted-xml",
 			expectStreamError(`<?xml version='1.0'?><!DOCTYPE s [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>`+header(`to='localhost' version='1.0' `+stdNS), "restricted-xml")},
-		{"UndeclaredEntity", "RFC 6120 §11.1", "restricted-xml",
+		{"UndeclaredEntity", "an entity reference `&xxe;` in a stanza", "RFC 6120 §11.1", "stream error restricted-xml",
 			expectStreamError(hdr+`<message><body>&xxe;</body></message>`, "restricted-xml")},
-		{"Comment", "RFC 6120 §11.1", "restricted-xml",
+		{"Comment", "an XML comment", "RFC 6120 §11.1", "stream error restricted-xml",
 			expectStreamError(hdr+`<!-- hello -->`, "restricted-xml")},
-		{"ProcessingInstruction", "RFC 6120 §11.1", "restricted-xml",
+		{"ProcessingInstruction", "a processing instruction", "RFC 6120 §11.1", "stream error restricted-xml",
 			expectStreamError(hdr+`<?evil code?>`, "restricted-xml")},
-		{"DeepNesting", "RFC 6120 §4.9.3.14, §13.12", "policy-violation",
+		{"DeepNesting", "10,000 nested elements", "RFC 6120 §4.9.3.14, §13.12", "stream error policy-violation",
 			expectStreamError(hdr+strings.Repeat("<a>", 10000), "policy-violation")},
-		{"HugeAttribute", "RFC 6120 §4.9.3.14, §13.12", "policy-violation",
+		{"HugeAttribute", "an attribute value over the stanza limit", "RFC 6120 §4.9.3.14, §13.12", "stream error policy-violation",
 			expectStreamError(hdr+`<message to='`+big+`'/>`, "policy-violation")},
-		{"OversizeStanza", "RFC 6120 §4.9.3.14, §13.12", "policy-violation",
+		{"OversizeStanza", "a body over the stanza limit (64 KiB here)", "RFC 6120 §4.9.3.14, §13.12", "stream error policy-violation",
 			expectStreamError(hdr+`<message><body>`+big+`</body></message>`, "policy-violation")},
-		{"TooManyAttributes", "RFC 6120 §4.9.3.14, §13.12", "policy-violation",
+		{"TooManyAttributes", "~11,000 attributes on one element", "RFC 6120 §4.9.3.14, §13.12", "stream error policy-violation",
 			expectStreamError(hdr+manyAttrs(hostileMaxStanza/6), "policy-violation")},
-		{"TooManyNamespaces", "RFC 6120 §4.9.3.14, §13.12", "policy-violation",
+		{"TooManyNamespaces", "300 namespace declarations on one element", "RFC 6120 §4.9.3.14, §13.12", "stream error policy-violation",
 			expectStreamError(hdr+manyNamespaces(300), "policy-violation")},
-		{"InvalidUTF8", "RFC 6120 §11.6, §4.9.3.22", "unsupported-encoding",
+		{"InvalidUTF8", "bytes that are not UTF-8", "RFC 6120 §11.6, §4.9.3.22", "stream error unsupported-encoding",
 			expectStreamError(hdr+"<message><body>\xff\xfe\xc0\x80</body></message>", "unsupported-encoding")},
-		{"OtherEncoding", "RFC 6120 §11.6, §4.9.3.22", "unsupported-encoding",
+		{"OtherEncoding", "an XML declaration naming ISO-8859-1", "RFC 6120 §11.6, §4.9.3.22", "stream error unsupported-encoding",
 			expectStreamError(`<?xml version='1.0' encoding='ISO-8859-1'?>`+header(`to='localhost' version='1.0' `+stdNS), "unsupported-encoding")},
-		{"UndeclaredPrefix", "RFC 6120 §4.9.3.2", "bad-namespace-prefix",
+		{"UndeclaredPrefix", "an element with an undeclared prefix", "RFC 6120 §4.9.3.2", "stream error bad-namespace-prefix",
 			expectStreamError(hdr+`<evil:message/>`, "bad-namespace-prefix")},
-		{"DuplicateAttributes", "RFC 6120 §4.9.3.13, §11.1 (XML 1.0 WFC: Unique Att Spec)", "not-well-formed",
+		{"DuplicateAttributes", "the same attribute twice", "RFC 6120 §4.9.3.13, §11.3 (XML 1.0 WFC: Unique Att Spec)", "stream error not-well-formed",
 			expectStreamError(hdr+`<message to='a@localhost' to='b@localhost'/>`, "not-well-formed")},
-		{"MismatchedTags", "RFC 6120 §4.9.3.13", "not-well-formed",
+		{"MismatchedTags", "`<message></presence>`", "RFC 6120 §4.9.3.13", "stream error not-well-formed",
 			expectStreamError(hdr+`<message></presence>`, "not-well-formed")},
-		{"TextBetweenStanzas", "RFC 6120 §4.9.3.1", "bad-format",
+		{"TextBetweenStanzas", "text at the top level of the stream", "RFC 6120 §4.9.3.1", "stream error bad-format",
 			expectStreamError(hdr+`hello`, "bad-format")},
 
 		// Stream headers (RFC 6120 §4.7, §4.8).
-		{"WrongStreamNamespace", "RFC 6120 §4.8.1, §4.9.3.10", "invalid-namespace",
+		{"WrongStreamNamespace", "a header with the wrong streams namespace", "RFC 6120 §4.8.1, §4.9.3.10", "stream error invalid-namespace",
 			expectStreamError(header(`to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='urn:evil'`), "invalid-namespace")},
-		{"WrongContentNamespace", "RFC 6120 §4.8.2, §4.9.3.10", "invalid-namespace",
+		{"WrongContentNamespace", "a header with content namespace `jabber:server`", "RFC 6120 §4.8.2, §4.9.3.10", "stream error invalid-namespace",
 			expectStreamError(header(`to='localhost' version='1.0' xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'`), "invalid-namespace")},
-		{"WrongVersion", "RFC 6120 §4.7.5, §4.9.3.25", "unsupported-version",
+		{"WrongVersion", "a header with `version='0.9'`", "RFC 6120 §4.7.5, §4.9.3.25", "stream error unsupported-version",
 			expectStreamError(header(`to='localhost' version='0.9' `+stdNS), "unsupported-version")},
-		{"BadToHost", "RFC 6120 §4.9.3.6", "host-unknown",
+		{"BadToHost", "a header to a host the server does not serve", "RFC 6120 §4.9.3.6", "stream error host-unknown",
 			expectStreamError(header(`to='evil.example' version='1.0' `+stdNS), "host-unknown")},
-		{"MissingTo", "RFC 6120 §4.7.2, §4.9.3.7 (S-8)", "improper-addressing",
+		{"MissingTo", "a header without `to`", "RFC 6120 §4.7.2, §4.9.3.7 (S-8)", "stream error improper-addressing",
 			expectStreamError(header(`version='1.0' `+stdNS), "improper-addressing")},
 
 		// Before authentication.
-		{"StanzaBeforeAuth", "RFC 6120 §4.9.3.12", "not-authorized",
+		{"StanzaBeforeAuth", "a message before authentication", "RFC 6120 §4.9.3.12", "stream error not-authorized",
 			expectStreamError(hdr+`<message to='bob@localhost/witness'><body>spoof</body></message>`, "not-authorized")},
-		{"BindBeforeAuth", "RFC 6120 §4.9.3.12, §7.1", "not-authorized",
+		{"BindBeforeAuth", "a bind request before authentication", "RFC 6120 §4.9.3.12, §7.1", "stream error not-authorized",
 			expectStreamError(hdr+`<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>witness</resource></bind></iq>`, "not-authorized")},
-		{"UnknownTopLevelElement", "RFC 6120 §4.9.3.24", "unsupported-stanza-type",
+		{"UnknownTopLevelElement", "an unknown top-level element before authentication", "RFC 6120 §4.9.3.24", "stream error unsupported-stanza-type",
 			expectStreamError(hdr+`<evil xmlns='urn:evil'/>`, "unsupported-stanza-type")},
-		{"CloseMidNegotiation", "RFC 6120 §4.4", "the server closes its stream and the connection", func(h *harness) {
+		{"CloseMidNegotiation", "`</stream:stream>` after the features", "RFC 6120 §4.4", "the server closes its stream and the connection", func(h *harness) {
 			c := h.dial(h.t)
 			c.Open()
 			c.Send(`</stream:stream>`)
 			expectClose(h.t, c)
 		}},
-		{"DataAfterClose", "RFC 6120 §4.4", "nothing after </stream:stream> is processed; the server closes", func(h *harness) {
+		{"DataAfterClose", "a message after the client's `</stream:stream>`", "RFC 6120 §4.4", "nothing after </stream:stream> is processed; the server closes", func(h *harness) {
 			c, _ := h.mallory(h.t)
 			write(c, `</stream:stream><message type='chat' to='bob@localhost/witness' id='late'><body>late</body></message>`)
 			expectClose(h.t, c)
 			// witnessesWork fails if bob got the late message.
 		}},
-		{"SlowlorisHeader", "RFC 6120 §4.9.3.4 (S-93)", "connection-timeout after the negotiation timeout, however slowly bytes trickle in", func(h *harness) {
+		{"SlowlorisHeader", "a header trickled in a byte every 50 ms", "RFC 6120 §4.9.3.4, §13.12 (S-93)", "stream error connection-timeout after the negotiation timeout, however slowly bytes trickle in", func(h *harness) {
 			c := h.dial(h.t)
 			stop := make(chan struct{})
 			done := make(chan struct{})
@@ -579,7 +584,7 @@ func TestHostileInput(t *testing.T) {
 				h.t.Fatalf("stream error %q, want connection-timeout", cond)
 			}
 		}},
-		{"StalledNegotiation", "RFC 6120 §4.9.3.4 (S-93)", "connection-timeout", func(h *harness) {
+		{"StalledNegotiation", "a header, then nothing", "RFC 6120 §4.9.3.4 (S-93)", "stream error connection-timeout", func(h *harness) {
 			c := h.dial(h.t)
 			c.Open()
 			if cond := streamError(h.t, c); cond != "connection-timeout" {
@@ -588,13 +593,13 @@ func TestHostileInput(t *testing.T) {
 		}},
 
 		// SASL (RFC 6120 §6).
-		{"UnknownMechanism", "RFC 6120 §6.4.2, §6.5.7", "SASL failure invalid-mechanism",
+		{"UnknownMechanism", "`<auth mechanism='X-EVIL'>`", "RFC 6120 §6.4.2, §6.5.7", "SASL failure invalid-mechanism",
 			authFailure(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-EVIL'>AA==</auth>`, "invalid-mechanism")},
-		{"BadBase64", "RFC 6120 §6.4.2, §6.5.5", "SASL failure incorrect-encoding",
+		{"BadBase64", "an initial response that is not base64", "RFC 6120 §6.4.2, §6.5.5", "SASL failure incorrect-encoding",
 			authFailure(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>!!not base64!!</auth>`, "incorrect-encoding")},
-		{"ResponseOutOfOrder", "RFC 6120 §6.5.8", "SASL failure malformed-request",
+		{"ResponseOutOfOrder", "`<response/>` with no exchange", "RFC 6120 §6.5.8", "SASL failure malformed-request",
 			authFailure(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>AA==</response>`, "malformed-request")},
-		{"SASLAbort", "RFC 6120 §6.4.4, §6.5.1", "SASL failure aborted", func(h *harness) {
+		{"SASLAbort", "`<abort/>` in a SCRAM exchange", "RFC 6120 §6.4.4, §6.5.1", "SASL failure aborted", func(h *harness) {
 			c := h.dial(h.t)
 			c.Open()
 			first := base64.StdEncoding.EncodeToString([]byte("n,,n=mallory,r=abcdefghijklmnop"))
@@ -605,7 +610,7 @@ func TestHostileInput(t *testing.T) {
 				h.t.Fatalf("SASL failure %q, want aborted", got)
 			}
 		}},
-		{"EndlessSASLFailures", "RFC 6120 §6.4.5 (S-38)", "not-authorized twice, then not-authorized and policy-violation", func(h *harness) {
+		{"EndlessSASLFailures", "wrong passwords, again and again", "RFC 6120 §6.4.5 (S-38)", "not-authorized twice, then not-authorized and policy-violation", func(h *harness) {
 			c := h.dial(h.t)
 			c.Open()
 			for i := range 2 {
@@ -621,7 +626,7 @@ func TestHostileInput(t *testing.T) {
 				h.t.Fatalf("stream error %q, want policy-violation", cond)
 			}
 		}},
-		{"SASLReplayAfterRestart", "RFC 6120 §6.4.6, §4.9.3.24 (S-43)", "unsupported-stanza-type", func(h *harness) {
+		{"SASLReplayAfterRestart", "`<auth/>` again on the stream after success", "RFC 6120 §6.4.6, §4.9.3.24 (S-43)", "stream error unsupported-stanza-type", func(h *harness) {
 			c := h.authenticated(h.t)
 			c.Restart()
 			write(c, plainAuth("alice", "wonderland"))
@@ -629,7 +634,7 @@ func TestHostileInput(t *testing.T) {
 				h.t.Fatalf("stream error %q", cond)
 			}
 		}},
-		{"SASLReplayWithoutRestart", "RFC 6120 §4.3.3, §4.8.1, §4.9.3.10 (S-5)", "invalid-namespace: a new stream must start with a header", func(h *harness) {
+		{"SASLReplayWithoutRestart", "`<auth/>` again after success, with no new header", "RFC 6120 §4.3.3, §4.8.1, §4.9.3.10 (S-5)", "invalid-namespace: a new stream must start with a header", func(h *harness) {
 			c := h.authenticated(h.t)
 			write(c, plainAuth("alice", "wonderland"))
 			// The server's answer is a new stream (a header, the error,
@@ -641,7 +646,7 @@ func TestHostileInput(t *testing.T) {
 		}},
 
 		// Binding (RFC 6120 §7).
-		{"BindHijackOtherUser", "RFC 6120 §7.6.1, §7.7.2.2", "the resource is bound in mallory's own JID; alice's session is untouched", func(h *harness) {
+		{"BindHijackOtherUser", "bind another user's resource (`witness`, `alice@localhost/witness`)", "RFC 6120 §7.6.1, §7.7.2.2", "the resource is bound in mallory's own JID; alice's session is untouched", func(h *harness) {
 			c := h.authenticated(h.t)
 			c.Restart()
 			for _, res := range []string{"witness", "alice@localhost/witness"} {
@@ -657,7 +662,7 @@ func TestHostileInput(t *testing.T) {
 				}
 			}
 		}},
-		{"BindInvalidResource", "RFC 6120 §7.7.2.1 (S-51)", "modify/bad-request", func(h *harness) {
+		{"BindInvalidResource", "bind a 1,100-byte resource", "RFC 6120 §7.7.2.1 (S-51)", "stanza error modify/bad-request", func(h *harness) {
 			c := h.authenticated(h.t)
 			c.Restart()
 			c.Send(`<iq type='set' id='badres'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>` + strings.Repeat("r", 1100) + `</resource></bind></iq>`)
@@ -665,11 +670,11 @@ func TestHostileInput(t *testing.T) {
 				h.t.Fatalf("got %s/%s", typ, cond)
 			}
 		}},
-		{"BindTwice", "RFC 6120 §7.1 (S-57)", "cancel/not-allowed",
+		{"BindTwice", "a second bind after binding", "RFC 6120 §7.1 (S-57)", "stanza error cancel/not-allowed",
 			boundStanzaError(`<iq type='set' id='again'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>witness</resource></bind></iq>`, "again", "cancel", "not-allowed")},
 
 		// Stanzas of a bound session (RFC 6120 §8).
-		{"IQWithoutID", "RFC 6120 §8.1.3, §8.2.3 (S-65)", "modify/bad-request", func(h *harness) {
+		{"IQWithoutID", "an iq get without `id`", "RFC 6120 §8.1.3, §8.2.3 (S-65)", "stanza error modify/bad-request", func(h *harness) {
 			c, _ := h.mallory(h.t)
 			c.Send(`<iq type='get' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`)
 			if typ, cond := errorOf(c.Expect("iq")); typ != "modify" || cond != "bad-request" {
@@ -677,15 +682,15 @@ func TestHostileInput(t *testing.T) {
 			}
 			ping(h.t, c)
 		}},
-		{"IQTwoChildren", "RFC 6120 §8.2.3 (S-65)", "modify/bad-request",
+		{"IQTwoChildren", "an iq get with two children", "RFC 6120 §8.2.3 (S-65)", "stanza error modify/bad-request",
 			boundStanzaError(`<iq type='get' id='two' to='localhost'><ping xmlns='urn:xmpp:ping'/><query xmlns='jabber:iq:roster'/></iq>`, "two", "modify", "bad-request")},
-		{"IQNoChild", "RFC 6120 §8.2.3 (S-65)", "modify/bad-request",
+		{"IQNoChild", "an iq get with no child", "RFC 6120 §8.2.3 (S-65)", "stanza error modify/bad-request",
 			boundStanzaError(`<iq type='get' id='none' to='localhost'/>`, "none", "modify", "bad-request")},
-		{"IQBadType", "RFC 6120 §8.2.3 (S-65)", "modify/bad-request",
+		{"IQBadType", "an iq of type `evil`", "RFC 6120 §8.2.3 (S-65)", "stanza error modify/bad-request",
 			boundStanzaError(`<iq type='evil' id='bt' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`, "bt", "modify", "bad-request")},
-		{"MalformedTo", "RFC 6120 §8.3.3.8 (S-64)", "modify/jid-malformed",
+		{"MalformedTo", "a message to `a@b@localhost`", "RFC 6120 §8.3.3.8 (S-64)", "stanza error modify/jid-malformed",
 			boundStanzaError(`<message id='mt' to='a@b@localhost'><body>x</body></message>`, "mt", "modify", "jid-malformed")},
-		{"ForgedFrom", "RFC 6120 §8.1.2.1 (S-63)", "the from is stamped with mallory's full JID, whoever it names", func(h *harness) {
+		{"ForgedFrom", "messages with a forged `from` (another user, another resource, the server)", "RFC 6120 §8.1.2.1 (S-63)", "the from is stamped with mallory's full JID, whoever it names", func(h *harness) {
 			c, me := h.mallory(h.t)
 			for _, forged := range []string{"alice@localhost/witness", "mallory@localhost/other", "localhost"} {
 				c.Send(`<message type='chat' id='forged' from='` + forged + `' to='bob@localhost/witness'><body>trust me</body></message>`)
@@ -695,16 +700,16 @@ func TestHostileInput(t *testing.T) {
 				}
 			}
 		}},
-		{"UnknownTopLevelAfterBind", "RFC 6120 §4.9.3.24 (S-61)", "unsupported-stanza-type",
+		{"UnknownTopLevelAfterBind", "an unknown top-level element after bind", "RFC 6120 §4.9.3.24 (S-61)", "stream error unsupported-stanza-type",
 			boundStreamError(`<evil xmlns='urn:evil'/>`, "unsupported-stanza-type")},
-		{"ClientStreamError", "RFC 6120 §4.9.1.1 (S-62)", "the server closes its stream and the connection", func(h *harness) {
+		{"ClientStreamError", "a stream error from the client", "RFC 6120 §4.9.1.1 (S-62)", "the server closes its stream and the connection", func(h *harness) {
 			c, _ := h.mallory(h.t)
 			write(c, `<stream:error><undefined-condition xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>`)
 			expectClose(h.t, c)
 		}},
 
 		// Floods.
-		{"WhitespaceFlood", "RFC 6120 §4.6.1", "whitespace keepalives are ignored: 4 MiB of them, then a ping is answered", func(h *harness) {
+		{"WhitespaceFlood", "4 MiB of whitespace", "RFC 6120 §4.6.4, §11.7", "whitespace keepalives are ignored: 4 MiB of them, then a ping is answered", func(h *harness) {
 			c, _ := h.mallory(h.t)
 			chunk := strings.Repeat(" \n\t", 1<<16)
 			for range 4 << 20 / len(chunk) {
@@ -712,7 +717,7 @@ func TestHostileInput(t *testing.T) {
 			}
 			ping(h.t, c)
 		}},
-		{"PresenceFlood", "RFC 6121 §4.4.2", "2,000 presence updates are broadcast (to mallory's own resource) and the session keeps working", func(h *harness) {
+		{"PresenceFlood", "2,000 presence updates in one write", "RFC 6121 §4.4.2", "2,000 presence updates are broadcast (to mallory's own resource) and the session keeps working", func(h *harness) {
 			c, _ := h.mallory(h.t)
 			var b strings.Builder
 			for i := range 2000 {
@@ -721,7 +726,7 @@ func TestHostileInput(t *testing.T) {
 			c.Send(b.String())
 			ping(h.t, c)
 		}},
-		{"HalfOpenClient", "RFC 6120 §4.9.3.17, §13.12 (S-98)", "a client that never reads is closed with resource-constraint once its output passes the cap; the sender is not held up", func(h *harness) {
+		{"HalfOpenClient", "a client that never reads, sent 16 MiB by another", "RFC 6120 §4.9.3.17, §13.12 (S-98)", "a client that never reads is closed with resource-constraint once its output passes the cap; the sender is not held up", func(h *harness) {
 			c, me := h.mallory(h.t)
 			body := strings.Repeat("z", 4000)
 			var b strings.Builder
@@ -746,7 +751,7 @@ func TestHostileInput(t *testing.T) {
 				h.t.Fatalf("stream error %q, want resource-constraint", cond)
 			}
 		}},
-		{"TooManyResources", "RFC 6120 §7.6.2.1 (S-99)", fmt.Sprintf("the bind beyond MaxResources (%d here) gets wait/resource-constraint", hostileResources), func(h *harness) {
+		{"TooManyResources", "more binds of one account than `MaxResources`", "RFC 6120 §7.6.2.1 (S-99)", fmt.Sprintf("the bind beyond MaxResources (%d here) gets wait/resource-constraint", hostileResources), func(h *harness) {
 			for range hostileResources {
 				h.mallory(h.t)
 			}
@@ -757,7 +762,7 @@ func TestHostileInput(t *testing.T) {
 				h.t.Fatalf("got %s/%s", typ, cond)
 			}
 		}},
-		{"MessageStormToOfflineUser", "RFC 6121 §8.5.2.1.1, §8.5.2.2.1 (I-27)", fmt.Sprintf("of %d chat messages to an offline account the store keeps its quota (%d) and the rest bounce with cancel/service-unavailable; the quota is delivered at the next login", stormSize, store.DefaultOfflineLimit), func(h *harness) {
+		{"MessageStormToOfflineUser", "1,100 chat messages to an offline account", "RFC 6121 §8.5.2.1.1, §8.5.2.2.1 (I-27)", fmt.Sprintf("of %d chat messages to an offline account the store keeps its quota (%d) and the rest bounce with cancel/service-unavailable; the quota is delivered at the next login", stormSize, store.DefaultOfflineLimit), func(h *harness) {
 			c, _ := h.mallory(h.t)
 			var b strings.Builder
 			for i := range stormSize {
@@ -789,7 +794,7 @@ func TestHostileInput(t *testing.T) {
 				}
 			}
 		}},
-		{"RosterFlood", "RFC 6120 §8.3.3.18 (I-51, I-52); RFC 6120 §13.12", fmt.Sprintf("of %d roster sets for new contacts the first %d (MaxRosterItems) succeed and the rest get wait/resource-constraint; a subscribe to a new contact then is bounced the same way", rosterFlood, hostileRoster), func(h *harness) {
+		{"RosterFlood", "2,000 roster sets for new contacts (the 100,000-item roster)", "RFC 6120 §8.3.3.18 (I-51, I-52); RFC 6120 §13.12", fmt.Sprintf("of %d roster sets for new contacts the first %d (MaxRosterItems) succeed and the rest get wait/resource-constraint; a subscribe to a new contact then is bounced the same way", rosterFlood, hostileRoster), func(h *harness) {
 			c, _ := h.mallory(h.t)
 			var b strings.Builder
 			for i := range rosterFlood {
@@ -811,7 +816,7 @@ func TestHostileInput(t *testing.T) {
 				h.t.Fatalf("subscribe beyond the limit: %s/%s", typ, cond)
 			}
 		}},
-		{"HugeRosterSet", "RFC 6120 §4.9.3.14, §13.12", "a roster set of 100,000 items is over the stanza limit: policy-violation", func(h *harness) {
+		{"HugeRosterSet", "one roster set of 100,000 items", "RFC 6120 §4.9.3.14, §13.12", "a roster set of 100,000 items is over the stanza limit: policy-violation", func(h *harness) {
 			var b strings.Builder
 			b.WriteString(`<iq type='set' id='huge'><query xmlns='jabber:iq:roster'>`)
 			for i := range 100000 {
@@ -820,7 +825,7 @@ func TestHostileInput(t *testing.T) {
 			b.WriteString(`</query></iq>`)
 			boundStreamError(b.String(), "policy-violation")(h)
 		}},
-	})
+	}
 }
 
 // TestHostileInputTLS runs the cases that need STARTTLS, on a server that
@@ -832,8 +837,13 @@ func TestHostileInputTLS(t *testing.T) {
 		c.RequireTLS = true
 		c.NegotiationTimeout = hostileNegotiation
 	}, ccfg)
-	h.runCatalog(t, []hostileCase{
-		{"PlainWithoutTLS", "RFC 6120 §5.3.1, §6.5.4 (S-26)", "SASL failure encryption-required",
+	h.runCatalog(t, hostileTLSCases())
+}
+
+// hostileTLSCases is the catalog for a server that requires STARTTLS.
+func hostileTLSCases() []hostileCase {
+	return []hostileCase{
+		{"PlainWithoutTLS", "PLAIN before STARTTLS, TLS required", "RFC 6120 §5.3.1, §6.5.4 (S-26)", "SASL failure encryption-required",
 			func(h *harness) {
 				c := h.dial(h.t)
 				c.Open()
@@ -842,9 +852,9 @@ func TestHostileInputTLS(t *testing.T) {
 					h.t.Fatalf("SASL failure %q", got)
 				}
 			}},
-		{"StanzaBeforeTLS", "RFC 6120 §4.9.3.12, §5.3.1", "not-authorized",
+		{"StanzaBeforeTLS", "a message before STARTTLS, TLS required", "RFC 6120 §4.9.3.12, §5.3.1", "stream error not-authorized",
 			expectStreamError(hdr+`<message to='bob@localhost/witness'><body>x</body></message>`, "not-authorized")},
-		{"TLSGarbage", "RFC 6120 §5.4.3.2", "the handshake fails and the server closes the TCP connection", func(h *harness) {
+		{"TLSGarbage", "garbage instead of a TLS ClientHello after `<proceed/>`", "RFC 6120 §5.4.3.2 (S-24)", "the handshake fails and the server closes the TCP connection", func(h *harness) {
 			c := h.dial(h.t)
 			c.Open()
 			c.Send(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`)
@@ -852,14 +862,14 @@ func TestHostileInputTLS(t *testing.T) {
 			write(c, strings.Repeat("\x16\x03\x01\xff\xff garbage ", 100))
 			expectEOF(h.t, c)
 		}},
-		{"DataAfterStartTLS", "RFC 6120 §5.4.3.3 (S-25)", "<proceed/>, then the server closes the connection", func(h *harness) {
+		{"DataAfterStartTLS", "a stanza right behind `<starttls/>`, before `<proceed/>`", "RFC 6120 §5.4.2.3 (S-25)", "<proceed/>, then the server closes the connection", func(h *harness) {
 			c := h.dial(h.t)
 			c.Open()
 			c.Send(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/><message to='bob@localhost/witness'><body>x</body></message>`)
 			c.Expect("proceed")
 			expectEOF(h.t, c)
 		}},
-		{"StartTLSTwice", "RFC 6120 §5.4.3.3, §4.9.3.24 (S-22)", "unsupported-stanza-type", func(h *harness) {
+		{"StartTLSTwice", "`<starttls/>` again under TLS", "RFC 6120 §5.4.3.3, §4.9.3.24 (S-22)", "stream error unsupported-stanza-type", func(h *harness) {
 			c := h.dial(h.t)
 			c.Open()
 			c.StartTLS(h.clientTLS)
@@ -868,5 +878,5 @@ func TestHostileInputTLS(t *testing.T) {
 				h.t.Fatalf("stream error %q", cond)
 			}
 		}},
-	})
+	}
 }
