@@ -79,7 +79,13 @@ func (m *userMachine) rosterGet(from string, iq, query *etree.Element) {
 
 // itemElement renders a roster item; removed renders subscription='remove'.
 func itemElement(item RosterItem, removed bool) *etree.Element {
-	el := newElement("item", 5)
+	attrs := 2 // jid, subscription
+	for _, present := range [...]bool{item.Name != "", item.Ask && !removed, item.Approved && !removed} {
+		if present {
+			attrs++
+		}
+	}
+	el := newElement("item", attrs)
 	el.CreateAttr("jid", item.JID)
 	if item.Name != "" {
 		el.CreateAttr("name", item.Name)

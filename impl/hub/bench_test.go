@@ -14,9 +14,16 @@ import (
 // available, and counts what the hub writes to each connection.
 func benchHub(b *testing.B, bobs int) (*hub.Hub, map[string]int) {
 	b.Helper()
+	return benchHubOn(b, hub.NewStore(), bobs)
+}
+
+// benchHubOn is benchHub on a store that may already hold rosters.
+func benchHubOn(b *testing.B, st *hub.Store, bobs int) (*hub.Hub, map[string]int) {
+	b.Helper()
 	p := fsm.DefaultPolicy
 	p.Mechanisms = []fsm.Mechanism{{Name: "PLAIN"}}
 	h := hub.New(&p)
+	h.Store = st
 	h.Store.AddAccount("alice", "a")
 	h.Store.AddAccount("bob", "b")
 	login := func(conn, user, pw, res string) {
@@ -94,4 +101,53 @@ func BenchmarkHubMessage(b *testing.B) {
 			b.Fatalf("b1 received %d messages, want %d", sent["b1"], b.N)
 		}
 	})
+}
+
+// BenchmarkHubSubscription measures a subscription's life between alice
+// and bob, whose rosters hold 30 other contacts and whose one resource
+// each asked for the roster: alice's request (I-30), bob's approval (I-31,
+// I-32) and alice's cancellation (I-34), each saved in the store, pushed
+// to the interested resource and answered with presence. Per iteration
+// that is three stanzas and six roster changes, back to where it began.
+func BenchmarkHubSubscription(b *testing.B) {
+	st := hub.NewStore()
+	for _, j := range []string{"alice@localhost", "bob@localhost"} {
+		for i := range 30 {
+			st.SaveItem(j, fsm.RosterItem{JID: fmt.Sprintf("c%02d@localhost", i), Sub: fsm.SubBoth}, uint64(i+1))
+		}
+	}
+	h, _ := benchHubOn(b, st, 1)
+	for _, c := range []string{"a", "b1"} {
+		if err := h.SendXML(c, `<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>`); err != nil {
+			b.Fatal(err)
+		}
+	}
+	steps := []struct{ conn, xml string }{
+		{"a", `<presence to='bob@localhost' type='subscribe'/>`},
+		{"b1", `<presence to='alice@localhost' type='subscribed'/>`},
+		{"a", `<presence to='bob@localhost' type='unsubscribe'/>`},
+	}
+	evs := make([]fsm.Event, len(steps))
+	for i, st := range steps {
+		evs[i] = benchElement(b, st.xml)
+	}
+	cycle := func() {
+		for i, st := range steps {
+			h.Send(st.conn, evs[i])
+		}
+	}
+	cycle()
+	for _, pair := range [][2]string{{"alice@localhost", "bob@localhost"}, {"bob@localhost", "alice@localhost"}} {
+		u, _ := h.User(pair[0])
+		it, ok := u.Roster.Item(pair[1])
+		if !ok || it.Sub != fsm.SubNone || it.Ask || len(u.Roster.Items) != 31 || len(u.Pending) != 0 {
+			b.Fatalf("after one cycle %s's item for %s is %+v (%v), %d items, %d pending; want none, 31 items",
+				pair[0], pair[1], it, ok, len(u.Roster.Items), len(u.Pending))
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		cycle()
+	}
 }
