@@ -1,14 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/xmppfsm/xmppfsm/fsm"
 	"github.com/xmppfsm/xmppfsm/impl/record"
 )
 
@@ -50,29 +51,27 @@ Exit 0: every log replayed identically; 1: a log diverged; 2: bad input.
 		fs.Usage()
 		return 2
 	}
-	var logs []*record.Log
+	var (
+		logs  []*record.Log
+		ulogs []*record.UsersLog
+	)
 	for _, f := range files {
-		lg, err := readSessionLog(f)
+		lg, ulg, err := readRecorded(f)
 		if err != nil {
 			fmt.Fprintf(stderr, "simulate replay: %v\n", err)
 			return 2
 		}
-		logs = append(logs, lg)
+		logs, ulogs = append(logs, lg), append(ulogs, ulg)
 	}
 
 	rep := replayReport{Identical: true}
 	for i, lg := range logs {
-		res, err := record.Replay(lg)
-		lr := replayedLog{File: files[i], Conn: lg.Header.Conn, Started: lg.Header.Started,
-			Steps: len(lg.Steps), Replayed: res.Steps, Identical: err == nil && res.Divergence == nil}
-		if err != nil {
-			lr.Error = err.Error()
+		var lr replayedLog
+		if lg != nil {
+			lr = replaySession(files[i], lg)
+		} else {
+			lr = replayUsers(files[i], ulogs[i])
 		}
-		if d := res.Divergence; d != nil {
-			lr.Divergence = &divergenceReport{Step: d.Step, Line: lg.Steps[d.Step-1].Line,
-				Event: d.Event.String(), Expected: strs(d.Want), Got: strs(d.Got), Diff: d.Diff}
-		}
-		lr.log = lg
 		rep.Identical = rep.Identical && lr.Identical
 		rep.Logs = append(rep.Logs, lr)
 	}
@@ -94,26 +93,43 @@ Exit 0: every log replayed identically; 1: a log diverged; 2: bad input.
 	return 0
 }
 
-// readSessionLog reads one log; its errors name the file and the line.
-func readSessionLog(file string) (*record.Log, error) {
-	f, err := os.Open(file)
+// readRecorded reads a session log, or a users log (by the format its
+// header names); its errors name the file and the line.
+func readRecorded(file string) (*record.Log, *record.UsersLog, error) {
+	src, err := os.ReadFile(file)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("cannot read %s: %v", file, pe.Err)
-		}
-		return nil, fmt.Errorf("cannot read %s: %v", file, err)
+		return nil, nil, fmt.Errorf("cannot read %s: %v", file, unwrapPath(err))
 	}
-	defer f.Close()
-	lg, err := record.Read(f)
+	first, _, _ := bytes.Cut(src, []byte("\n"))
+	var h struct{ Format string }
+	if json.Unmarshal(first, &h) == nil && h.Format == record.UsersFormat {
+		ulg, err := record.ReadUsers(bytes.NewReader(src))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %v", file, err)
+		}
+		return nil, ulg, nil
+	}
+	lg, err := record.Read(bytes.NewReader(src))
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("cannot read %s: %v", file, pe.Err)
-		}
-		return nil, fmt.Errorf("%s: %v", file, err)
+		return nil, nil, fmt.Errorf("%s: %v", file, err)
 	}
-	return lg, nil
+	return lg, nil, nil
+}
+
+// replaySession replays a session log.
+func replaySession(file string, lg *record.Log) replayedLog {
+	res, err := record.Replay(lg)
+	lr := replayedLog{File: file, Kind: "session", Conn: lg.Header.Conn, Started: lg.Header.Started,
+		Steps: len(lg.Steps), Replayed: res.Steps, Identical: err == nil && res.Divergence == nil}
+	if err != nil {
+		lr.Error = err.Error()
+	}
+	if d := res.Divergence; d != nil {
+		lr.Divergence = &divergenceReport{Step: d.Step, Line: lg.Steps[d.Step-1].Line,
+			Event: d.Event.String(), Expected: strs(d.Want), Got: strs(d.Got), Diff: d.Diff}
+	}
+	lr.log = lg
+	return lr
 }
 
 func strs[T fmt.Stringer](list []T) []string {
@@ -133,8 +149,11 @@ type replayReport struct {
 
 // replayedLog is the replay of one log.
 type replayedLog struct {
-	File    string `json:"file"`
-	Conn    string `json:"conn"`
+	File string `json:"file"`
+	// Kind is "session" (a connection's log) or "users" (the user
+	// machines' log).
+	Kind    string `json:"kind"`
+	Conn    string `json:"conn,omitempty"`
 	Started string `json:"started,omitempty"`
 	// Steps is the number of steps in the log, Replayed the number run.
 	Steps      int               `json:"steps"`
@@ -144,8 +163,12 @@ type replayedLog struct {
 	// Error is why the log could not be replayed to its end (the machine
 	// panicked).
 	Error string `json:"error,omitempty"`
+	// Users are the user machines of a users log, in the order they
+	// first appear.
+	Users []replayedUser `json:"users,omitempty"`
 
-	log *record.Log
+	log  *record.Log
+	ulog *record.UsersLog
 }
 
 // divergenceReport is a record.Divergence, rendered.
@@ -186,13 +209,17 @@ func (r replayReport) writeText(w io.Writer, quiet bool) {
 }
 
 func (lr replayedLog) writeText(w io.Writer, quiet bool) {
+	if lr.ulog != nil {
+		lr.writeUsers(w, quiet)
+		return
+	}
 	h := lr.log.Header
 	if !quiet {
 		fmt.Fprintf(w, "%s: session log of connection %s", lr.File, h.Conn)
 		if h.Started != "" {
 			fmt.Fprintf(w, ", started %s", h.Started)
 		}
-		fmt.Fprintf(w, "\n  policy: %s\n", describePolicy(h))
+		fmt.Fprintf(w, "\n  policy: %s\n", describePolicy(h.Policy))
 		const indent = "          "
 		for _, st := range lr.log.Steps[:lr.Replayed] {
 			if lr.Divergence != nil && st.N == lr.Divergence.Step {
@@ -208,16 +235,7 @@ func (lr replayedLog) writeText(w io.Writer, quiet bool) {
 	case lr.Divergence != nil:
 		d := lr.Divergence
 		fmt.Fprintf(w, "%s: DIVERGED at step %d of %d (line %d)\n", lr.File, d.Step, lr.Steps, d.Line)
-		fmt.Fprintf(w, "  ← %s\n", oneLine(d.Event, "    "))
-		fmt.Fprintln(w, "  expected (the log):")
-		for _, e := range d.Expected {
-			fmt.Fprintf(w, "    → %s\n", oneLine(e, "      "))
-		}
-		fmt.Fprintln(w, "  got (the machine):")
-		for _, e := range d.Got {
-			fmt.Fprintf(w, "    → %s\n", oneLine(e, "      "))
-		}
-		fmt.Fprintf(w, "  diff (-log +machine):\n%s\n", indentBlock(strings.TrimRight(d.Diff, "\n"), "    "))
+		d.writeText(w)
 	case lr.Error != "":
 		fmt.Fprintf(w, "%s: cannot replay: %s\n", lr.File, lr.Error)
 	default:
@@ -227,8 +245,7 @@ func (lr replayedLog) writeText(w io.Writer, quiet bool) {
 
 // describePolicy is the header's policy in one line: what differs from the
 // RFC's defaults is what a reader needs.
-func describePolicy(h record.Header) string {
-	p := h.Policy
+func describePolicy(p fsm.Policy) string {
 	var parts []string
 	parts = append(parts, "hosts "+strings.Join(p.Hosts, ","))
 	tls := "no TLS"
@@ -249,4 +266,19 @@ func describePolicy(h record.Header) string {
 
 func indentBlock(s, prefix string) string {
 	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
+
+// writeText prints the divergent step: its event, the log's and the
+// machine's effects, and their diff.
+func (d *divergenceReport) writeText(w io.Writer) {
+	fmt.Fprintf(w, "  ← %s\n", oneLine(d.Event, "    "))
+	fmt.Fprintln(w, "  expected (the log):")
+	for _, e := range d.Expected {
+		fmt.Fprintf(w, "    → %s\n", oneLine(e, "      "))
+	}
+	fmt.Fprintln(w, "  got (the machine):")
+	for _, e := range d.Got {
+		fmt.Fprintf(w, "    → %s\n", oneLine(e, "      "))
+	}
+	fmt.Fprintf(w, "  diff (-log +machine):\n%s\n", indentBlock(strings.TrimRight(d.Diff, "\n"), "    "))
 }

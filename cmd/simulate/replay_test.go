@@ -20,8 +20,15 @@ var chatAccounts = map[string]string{"alice": "wonderland", "bob": "builder"}
 
 // recordChat records a session through impl/server: Alice and Bob log in
 // (PLAIN), Alice sends Bob a message, both close their streams. It returns
-// the two logs, Alice's first.
+// the two session logs, Alice's first.
 func recordChat(t *testing.T) []string {
+	t.Helper()
+	sessions, _ := recordChatUsers(t)
+	return sessions
+}
+
+// recordChatUsers is recordChat that also returns the users log.
+func recordChatUsers(t *testing.T) (sessions []string, users string) {
 	t.Helper()
 	dir := t.TempDir()
 	rec, err := record.NewDir(dir)
@@ -47,7 +54,11 @@ func recordChat(t *testing.T) []string {
 		t.Fatalf("logs %v (%v), want 2", files, err)
 	}
 	sort.Strings(files) // c1 (Alice) before c2 (Bob)
-	return files
+	usersLogs, err := filepath.Glob(filepath.Join(dir, "users-*.jsonl"))
+	if err != nil || len(usersLogs) != 1 {
+		t.Fatalf("users logs %v (%v), want 1", usersLogs, err)
+	}
+	return files, usersLogs[0]
 }
 
 // TestReplayRecordedSession: both logs of a real server run replay
@@ -94,9 +105,9 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 func readLogFile(t *testing.T, path string) *record.Log {
 	t.Helper()
-	lg, err := readSessionLog(path)
-	if err != nil {
-		t.Fatal(err)
+	lg, _, err := readRecorded(path)
+	if err != nil || lg == nil {
+		t.Fatalf("%s: %v, %v", path, lg, err)
 	}
 	return lg
 }
@@ -238,5 +249,76 @@ func TestReplayBadInput(t *testing.T) {
 			}
 			checkNoInternals(t, errOut)
 		})
+	}
+}
+
+// TestReplayUsersLog: the user machines' log of a real server run replays
+// identically, each user from its load; an effect changed in Bob's log is
+// reported at Bob's step, with its line, while Alice's still replays; a
+// step before any load is bad input.
+func TestReplayUsersLog(t *testing.T) {
+	_, users := recordChatUsers(t)
+	code, out, errOut := runCmd(t, "replay", users)
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q\n%s", code, errOut, out)
+	}
+	for _, want := range []string{
+		users + ": user machines' log, started ",
+		"\n  alice@localhost          loaded: an account, roster version 0 with 0 items, 0 pending requests\n",
+		"\n  bob@localhost    2       ← inbound from=alice@localhost/rabbit to=bob@localhost/site <message",
+		"\n                           → deliver target=bob@localhost/site from=alice@localhost/rabbit to=bob@localhost/site <message",
+		"\n" + users + ": alice@localhost: 1 load, ",
+		"\n" + users + ": bob@localhost: 1 load, ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+
+	raw, err := os.ReadFile(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := 0
+	for i, l := range strings.Split(string(raw), "\n") {
+		if strings.Contains(l, `"user":"bob@localhost"`) && strings.Contains(l, `"target":"bob@localhost/site"`) {
+			line = i + 1
+		}
+	}
+	if line == 0 {
+		t.Fatalf("no delivery to bob in:\n%s", raw)
+	}
+	bad := tamper(t, users, line, func(l string) string {
+		return strings.Replace(l, `"target":"bob@localhost/site"`, `"target":"bob@localhost/tower"`, 1)
+	})
+	code, out, _ = runCmd(t, "replay", "--quiet", bad)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	for _, want := range []string{
+		bad + ": alice@localhost: 1 load, ",
+		bad + ": bob@localhost: DIVERGED at step 2 (line " + itoa(line) + ")\n" +
+			"  ← inbound from=alice@localhost/rabbit to=bob@localhost/site <message",
+		"  expected (the log):\n    → deliver target=bob@localhost/tower ",
+		"  got (the machine):\n    → deliver target=bob@localhost/site ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+
+	// Bob's load removed: his first step comes before any load.
+	loadLine := 0
+	for i, l := range strings.Split(string(raw), "\n") {
+		if strings.Contains(l, `"user":"bob@localhost","load"`) {
+			loadLine = i + 1
+		}
+	}
+	noLoad := tamper(t, users, loadLine, func(l string) string {
+		return strings.Replace(l, `"user":"bob@localhost"`, `"user":"carol@localhost"`, 1)
+	})
+	code, out, errOut = runCmd(t, "replay", noLoad)
+	if code != 2 || out != "" || !strings.Contains(errOut, ": bob@localhost: a step before the machine was loaded\n") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }

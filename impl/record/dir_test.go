@@ -21,7 +21,7 @@ func TestDir(t *testing.T) {
 	}
 	start := time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)
 	d.now = func() time.Time { return start }
-	d.prefix = "session-20260102T030405.006Z"
+	d.stamp = "20260102T030405.006Z"
 
 	name, err := d.Open("c1", nil)
 	if err != nil || name != filepath.Join(path, "session-20260102T030405.006Z-c1.jsonl") {

@@ -52,3 +52,27 @@ func dataNote(n *int) string {
 	}
 	return " data=<" + strconv.Itoa(*n) + " bytes, redacted>"
 }
+
+// String renders the user event as fsm renders it, with the log's redacted
+// text as it is.
+func (e UserEvent) String() string {
+	ev, err := DecodeUserEvent(&e)
+	if err != nil {
+		return e.Kind + " (" + err.Error() + ")"
+	}
+	ev.Elem = parseRedacted(e.Elem)
+	for i, m := range e.Offline {
+		ev.Offline[i].Elem = parseRedacted(m.Elem)
+	}
+	return ev.String()
+}
+
+// String renders the user effect as fsm renders it.
+func (e UserEffect) String() string {
+	eff := fsm.UserEffect{Kind: userEffectKinds[e.Kind], From: e.From, To: e.To, Target: e.Target,
+		Elem: parseRedacted(e.Elem), Directed: e.Directed, Version: e.Version, Count: e.Count}
+	if e.Item != nil {
+		eff.Item = e.Item.decode()
+	}
+	return eff.String()
+}

@@ -182,29 +182,11 @@ func DecodeEvent(e Event) (fsm.Event, error) {
 	return ev, nil
 }
 
-// eventKinds maps the names of the event kinds to the kinds.
-var eventKinds = func() map[string]fsm.EventKind {
-	m := map[string]fsm.EventKind{}
-	for k := fsm.EventKind(0); ; k++ {
-		name := k.String()
-		if _, dup := m[name]; dup || k == 255 {
-			return m // past the last kind: every one names itself "event(?)"
-		}
-		m[name] = k
-	}
-}()
-
-// effectKinds maps the names of the effect kinds to the kinds.
-var effectKinds = func() map[string]fsm.EffectKind {
-	m := map[string]fsm.EffectKind{}
-	for k := fsm.EffectKind(0); ; k++ {
-		name := k.String()
-		if _, dup := m[name]; dup || k == 255 {
-			return m
-		}
-		m[name] = k
-	}
-}()
+// The kinds by their names.
+var (
+	eventKinds  = kinds(fsm.EventKind.String)
+	effectKinds = kinds(fsm.EffectKind.String)
+)
 
 func decodeTimer(name string) (fsm.Timer, error) {
 	switch name {

@@ -21,8 +21,9 @@ var passwords = map[string]string{"alice": "wonderland", "bob": "builder"}
 
 // recordSessions runs impl/server on loopback with a record.Dir in a
 // temporary directory, lets session talk to it, shuts the server down (so
-// every log is closed) and returns the logs' paths.
-func recordSessions(t *testing.T, session func(addr string)) []string {
+// every log is closed) and returns the session logs' paths and the users
+// log's.
+func recordSessions(t *testing.T, session func(addr string)) (sessions []string, users string) {
 	t.Helper()
 	dir := t.TempDir()
 	rec, err := record.NewDir(dir)
@@ -32,11 +33,18 @@ func recordSessions(t *testing.T, session func(addr string)) []string {
 	srv := servertest.Start(t, server.Config{InsecurePlain: true, Record: rec}, passwords)
 	session(srv.Addr)
 	srv.Stop()
-	files, err := filepath.Glob(filepath.Join(dir, "session-*.jsonl"))
+	sessions, err = filepath.Glob(filepath.Join(dir, "session-*.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return files
+	if err := rec.UsersErr(); err != nil {
+		t.Fatal(err)
+	}
+	usersLogs, err := filepath.Glob(filepath.Join(dir, "users-*.jsonl"))
+	if err != nil || len(usersLogs) != 1 {
+		t.Fatalf("users logs %v (%v), want one", usersLogs, err)
+	}
+	return sessions, usersLogs[0]
 }
 
 // chat: Alice logs in with PLAIN, Bob with SCRAM-SHA-256; Alice sends Bob
@@ -87,14 +95,14 @@ func readLog(t *testing.T, path string) *record.Log {
 // recorded, every step of them, and replay identically through fresh
 // machines; no credential reaches the logs.
 func TestRecordedSessionsReplay(t *testing.T) {
-	files := recordSessions(t, chat(t))
+	files, users := recordSessions(t, chat(t))
 	if len(files) != 2 {
 		t.Fatalf("%d logs, want 2: %v", len(files), files)
 	}
 	plain := base64.StdEncoding.EncodeToString([]byte("\x00alice\x00" + passwords["alice"]))
 	saslText := regexp.MustCompile(`^(|=|redacted:[0-9]+|redacted:invalid)$`)
 	seen := map[string]bool{}
-	for _, f := range files {
+	for _, f := range append([]string{users}, files...) {
 		raw, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -106,6 +114,9 @@ func TestRecordedSessionsReplay(t *testing.T) {
 		}
 		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: mode %v (%v), want 0600", f, fi.Mode(), err)
+		}
+		if f == users {
+			continue
 		}
 		lg := readLog(t, f)
 		if lg.Header.Format != record.Format || lg.Header.Policy.Hosts[0] != "localhost" {
@@ -156,12 +167,48 @@ func TestRecordedSessionsReplay(t *testing.T) {
 	if !seen["routed message"] {
 		t.Errorf("no log holds the message routed to bob")
 	}
+
+	// The user machines: each loaded, stepped, and replayed identically.
+	f, err := os.Open(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ulog, err := record.ReadUsers(f)
+	if err != nil {
+		t.Fatalf("%s: %v", users, err)
+	}
+	res, err := record.ReplayUsers(ulog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]record.UserReplayed{}
+	for _, ur := range res {
+		if ur.Divergence != nil {
+			t.Errorf("%s diverges at step %d:\n%s", ur.User, ur.Divergence.Step, ur.Divergence.Diff)
+		}
+		got[ur.User] = ur
+	}
+	for _, u := range []string{"alice@localhost", "bob@localhost"} {
+		if got[u].Loads == 0 || got[u].Steps == 0 {
+			t.Errorf("%s: %+v", u, got[u])
+		}
+	}
+	delivered := false
+	for _, ul := range ulog.Lines {
+		for _, e := range ul.Effects {
+			delivered = delivered || ul.User == "bob@localhost" && e.Kind == "deliver" && strings.Contains(e.Elem, "hello bob")
+		}
+	}
+	if !delivered {
+		t.Errorf("bob's machine did not record the delivery of alice's message")
+	}
 }
 
 // TestTamperedLogDiverges: a log whose effect was changed is reported at
 // the step that holds it, with the log's and the machine's effects.
 func TestTamperedLogDiverges(t *testing.T) {
-	files := recordSessions(t, func(addr string) {
+	files, _ := recordSessions(t, func(addr string) {
 		c := xclient.Dial(t, addr, "localhost")
 		c.Login("alice", passwords["alice"], "rabbit")
 		c.Send(`</stream:stream>`)

@@ -34,6 +34,15 @@ type Options struct {
 	// it must not call the Router or a Conn, nor keep the effects or the
 	// elements. impl/record writes session logs with it.
 	Observe func(conn string, ev fsm.Event, effects []fsm.Effect)
+	// ObserveUserLoad and ObserveUser, when set, are the same for the user
+	// machines: ObserveUserLoad is called with a user machine as it is
+	// loaded from the store (again after each eviction), ObserveUser after
+	// every step the router keeps, with the event the machine was stepped
+	// with (UEvStoreFailed, not the step whose writes the store refused)
+	// and its effects. They are called with the user's lock held, one at a
+	// time for each user, in order.
+	ObserveUserLoad func(user string, u fsm.User)
+	ObserveUser     func(user string, ev fsm.UserEvent, effects []fsm.UserEffect)
 }
 
 // Router carries events and effects between the sessions of many
@@ -45,6 +54,8 @@ type Router struct {
 	clock       func() string
 	newResource func() string
 	observe     func(conn string, ev fsm.Event, effects []fsm.Effect)
+	observeLoad func(user string, u fsm.User)
+	observeUser func(user string, ev fsm.UserEvent, effects []fsm.UserEffect)
 
 	conns *shardedMap[*Conn] // attached connections, by id
 	reg   *shardedMap[*Conn] // the resource registry: full JID → holder
@@ -74,6 +85,8 @@ func New(p *fsm.Policy, st store.Store, opts Options) *Router {
 		clock:       opts.Clock,
 		newResource: opts.NewResource,
 		observe:     opts.Observe,
+		observeLoad: opts.ObserveUserLoad,
+		observeUser: opts.ObserveUser,
 		conns:       newShardedMap[*Conn](shards),
 		reg:         newShardedMap[*Conn](shards),
 		held:        newCounts(shards),

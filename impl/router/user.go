@@ -42,6 +42,9 @@ func (r *Router) lockUser(j string) (*cell, error) {
 			return nil, err
 		}
 		cl.u, cl.loaded = u, true
+		if r.observeLoad != nil {
+			r.observeLoad(j, u)
+		}
 		return cl, nil
 	}
 }
@@ -134,9 +137,13 @@ func (w *run) stepLocked(cl *cell, j string, ev fsm.UserEvent) {
 	next, effects := fsm.StepUser(cl.u, ev)
 	if err := w.commit(j, effects); err != nil {
 		w.storeErr(err)
-		next, effects = fsm.StepUser(cl.u, fsm.UserEvent{Kind: fsm.UEvStoreFailed, Cause: ev.Kind, From: ev.From, To: ev.To, Elem: ev.Elem})
+		ev = fsm.UserEvent{Kind: fsm.UEvStoreFailed, Cause: ev.Kind, From: ev.From, To: ev.To, Elem: ev.Elem}
+		next, effects = fsm.StepUser(cl.u, ev)
 	}
 	cl.u = next
+	if w.r.observeUser != nil {
+		w.r.observeUser(j, ev, effects)
+	}
 	w.userEffects(cl, j, effects)
 }
 

@@ -167,8 +167,8 @@ func New(cfg Config) (*Server, error) {
 		s.maxOutput = MaxOutput
 	}
 	ropts := router.Options{}
-	if cfg.Record != nil {
-		ropts.Observe = cfg.Record.Step
+	if rec := cfg.Record; rec != nil {
+		ropts.Observe, ropts.ObserveUserLoad, ropts.ObserveUser = rec.Step, rec.UserLoaded, rec.UserStep
 	}
 	s.router = router.New(s.policy, cfg.Store, ropts)
 	return s, nil
