@@ -17,7 +17,8 @@ import (
 // --record DIR` wrote (impl/record), runs each log's events through a fresh
 // session machine under the policy in the log's header, and checks that
 // every step produces the effects the log holds, modulo redaction
-// (record.Replay). It prints every step (← the event, → the effects), or
+// (record.Replay); a users log likewise, each user machine from its loads
+// (record.ReplayUsers). It prints every step (← the event, → the effects), or
 // with --quiet only the verdicts; at the first divergence, the step, its
 // event, the log's and the machine's effects and their go-cmp diff.
 //
@@ -37,6 +38,8 @@ file per connection): each log's events go through a fresh session machine
 under the policy its header records, and every step's effects must be the
 ones the log holds. SASL payloads are recorded by length only; the machine
 gets stand-ins of the same length and its effects are compared redacted.
+The users log (users-*.jsonl) replays each user machine from the state the
+store loaded it with.
 Exit 0: every log replayed identically; 1: a log diverged; 2: bad input.
 
 `)

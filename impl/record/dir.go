@@ -26,8 +26,8 @@ import (
 type Dir struct {
 	path  string
 	stamp string // when the Dir was made: 20260102T030405.006Z
-	now    func() time.Time
-	logs   sync.Map // connection id → *connLog
+	now   func() time.Time
+	logs  sync.Map // connection id → *connLog
 
 	// The users log: all user machines in one file, opened when the first
 	// machine is loaded. umu orders its lines.

@@ -9,8 +9,12 @@
 // XML text; the payloads of SASL and the passwords of legacy
 // authentication and in-band registration never reach a log (see Redact).
 //
-// Dir writes one log per connection for impl/server (server.Config.Record);
-// Read reads a log back; Replay checks it against the machines.
+// The user machines have one log for the whole server (UsersHeader, then
+// UserLine: each machine as the store loads it, then its steps).
+//
+// Dir writes one log per connection and the users log for impl/server
+// (server.Config.Record); Read and ReadUsers read them back; Replay and
+// ReplayUsers check them against the machines.
 package record
 
 import (
