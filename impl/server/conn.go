@@ -44,6 +44,9 @@ type conn struct {
 	full    bool           // a write did not fit: only the session's answer follows
 	reason  string
 	wake    chan struct{} // cap 1: the writer has work
+	// drained is signalled (on mu) when the writer takes the pending
+	// output and when the connection is going: waitOutput waits on it.
+	drained sync.Cond
 
 	// wmu is held while pending bytes go to the network (by the writer
 	// goroutine, or by the reader for STARTTLS), and guards dst.
@@ -68,6 +71,7 @@ func newConn(s *Server, nc net.Conn, id string) *conn {
 		dst:  nc,
 		done: make(chan struct{}),
 	}
+	c.drained.L = &c.mu
 	if rec := s.cfg.Record; rec != nil {
 		if path, err := rec.Open(id, s.policy); err != nil {
 			c.log.Warn("not recording the session", "err", err)
@@ -132,6 +136,9 @@ func (c *conn) out(e fsm.Effect) bool {
 		c.full, c.reason = true, "output buffer full"
 		fits = false
 	}
+	if c.abort || c.closeAt || c.full {
+		c.drained.Broadcast()
+	}
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -165,6 +172,7 @@ func (c *conn) send() bool {
 		c.mu.Lock()
 		buf := c.takePending()
 		closeAt, abort := c.closeAt, c.abort
+		c.drained.Broadcast()
 		c.mu.Unlock()
 		if abort {
 			putOutBuf(buf)
@@ -184,10 +192,26 @@ func (c *conn) send() bool {
 		if err != nil {
 			c.mu.Lock()
 			c.abort, c.reason = true, "write: "+err.Error()
+			c.drained.Broadcast()
 			c.mu.Unlock()
 			c.raw.Close()
 			return false
 		}
+	}
+}
+
+// waitOutput holds the reader goroutine while more than half of the
+// output cap is waiting for the writer: a client that sends faster than
+// it reads the answers is read more slowly rather than disconnected, and
+// its own answers never overflow the buffer. Stanzas routed to it from
+// other sessions never wait (out does not block): if the client does not
+// read them they overflow it (S-98), and a client that reads nothing
+// stays held until the write timeout ends the connection.
+func (c *conn) waitOutput() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.pending != nil && c.pending.Len() > c.s.maxOutput/2 && !c.abort && !c.closeAt && !c.full {
+		c.drained.Wait()
 	}
 }
 
@@ -278,6 +302,7 @@ func (c *conn) serve() {
 	var cause string
 	if c.carry(c.first) {
 		for {
+			c.waitOutput()
 			ev, err := c.reader.Next()
 			if err != nil {
 				ev = c.readError(err)
