@@ -471,8 +471,8 @@ func setNeedsTLS(p *fsm.Policy, name string) {
 // unauth-stanza-error, conflict-refuse, conflict-generate,
 // no-legacy-session, no-offline-storage, no-pre-approval,
 // no-roster-versioning, iq-from-strangers, subscribe-ack,
-// probe-on-approval, max-sasl-failures=N, max-roster-items=N). README.md
-// lists them.
+// probe-on-approval, max-sasl-failures=N, max-roster-items=N,
+// max-directed=N). README.md lists them.
 func PolicyFor(s *Script, base *fsm.Policy) (*fsm.Policy, error) {
 	if base == nil {
 		base = LoopbackPolicy()
@@ -498,6 +498,14 @@ func PolicyFor(s *Script, base *fsm.Policy) (*fsm.Policy, error) {
 					return nil, fmt.Errorf("%s: policy %q: want max-roster-items=N, N from 1", s.Name, w)
 				}
 				p.MaxRosterItems = v
+				continue
+			}
+			if n, ok := strings.CutPrefix(w, "max-directed="); ok {
+				v, err := strconv.Atoi(n)
+				if err != nil || v <= 0 {
+					return nil, fmt.Errorf("%s: policy %q: want max-directed=N, N from 1", s.Name, w)
+				}
+				p.MaxDirected = v
 				continue
 			}
 			set, ok := policyWords[w]

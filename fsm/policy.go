@@ -70,6 +70,11 @@ type Policy struct {
 	// wait/resource-constraint (I-51, I-52). Zero means no limit, as in
 	// the RFC, which sets none (Prosody has none either).
 	MaxRosterItems int
+	// MaxDirected is the most targets of directed available presence a
+	// session remembers (S-74); available presence to one more gets
+	// wait/resource-constraint and is not routed (S-106). Zero means no
+	// limit, as in the RFC, which sets none (Prosody has none either).
+	MaxDirected int
 }
 
 // Mechanism describes a SASL mechanism the adapter can run.

@@ -28,7 +28,10 @@ func (m *machine) presence(el *etree.Element, typ, to string, toSelf bool) {
 	}
 	switch typ {
 	case "":
-		m.direct(to, true) // S-74
+		if !m.direct(to, true) {
+			m.reply(stanzaError(el, s.FullJID, errWait, "resource-constraint", "")) // S-106
+			return
+		}
 	case "unavailable", "error":
 		m.direct(to, false) // S-74
 	}
@@ -65,8 +68,9 @@ func (m *machine) unavailable(el *etree.Element) {
 
 // direct records (on) or forgets a directed-presence target (S-74). The
 // slice is copied, never changed in place, since other Session values may
-// share it.
-func (m *machine) direct(to string, on bool) {
+// share it. It reports false, recording nothing, for a new target beyond
+// Policy.MaxDirected (S-106).
+func (m *machine) direct(to string, on bool) bool {
 	s := &m.s
 	i := 0
 	for i < len(s.Directed) && s.Directed[i] != to {
@@ -74,6 +78,8 @@ func (m *machine) direct(to string, on bool) {
 	}
 	found := i < len(s.Directed)
 	switch {
+	case on && !found && s.policy().MaxDirected > 0 && len(s.Directed) >= s.policy().MaxDirected:
+		return false
 	case on && !found:
 		d := make([]string, len(s.Directed)+1)
 		copy(d, s.Directed)
@@ -82,12 +88,13 @@ func (m *machine) direct(to string, on bool) {
 	case !on && found:
 		if len(s.Directed) == 1 {
 			s.Directed = nil
-			return
+			return true
 		}
 		d := make([]string, 0, len(s.Directed)-1)
 		d = append(d, s.Directed[:i]...)
 		s.Directed = append(d, s.Directed[i+1:]...)
 	}
+	return true
 }
 
 // priority reads <priority/> (RFC 6121 §4.7.2.3): an integer clamped to

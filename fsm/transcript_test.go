@@ -244,6 +244,12 @@ func parsePolicy(words []string) (*fsm.Policy, error) {
 				return nil, err
 			}
 			p.MaxResources = n
+		case "max-directed":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, err
+			}
+			p.MaxDirected = n
 		case "no-session":
 			p.LegacySession = false
 		case "bare-features":

@@ -50,6 +50,8 @@ const (
 	hostileMaxStanza   = 64 << 10
 	hostileResources   = 5
 	hostileRoster      = 50
+	hostileDirected    = 100
+	directedFlood      = 20000 // directed presences in DirectedPresenceFlood
 	rosterFlood        = 2000 // roster sets in RosterFlood
 	stormSize          = store.DefaultOfflineLimit + 100
 )
@@ -475,6 +477,7 @@ func hostileConfig(c *server.Config) {
 	c.MaxOutput = hostileMaxOutput
 	c.MaxResources = hostileResources
 	c.MaxRosterItems = hostileRoster
+	c.MaxDirected = hostileDirected
 }
 
 // TestHostileInput runs the catalog against a server that allows PLAIN
@@ -724,6 +727,29 @@ func hostileCases() []hostileCase {
 				fmt.Fprintf(&b, `<presence><status>%d</status></presence>`, i)
 			}
 			c.Send(b.String())
+			ping(h.t, c)
+		}},
+		{"DirectedPresenceFlood", "available presence to 20,000 distinct addresses", "RFC 6120 §8.3.3.18, §13.12 (S-106)", fmt.Sprintf("the first %d targets (MaxDirected) get the presence; each one after gets wait/resource-constraint, unrouted", hostileDirected), func(h *harness) {
+			c, _ := h.mallory(h.t)
+			var b strings.Builder
+			for i := range directedFlood {
+				fmt.Fprintf(&b, `<presence id='d%d' to='nobody%d@localhost'/>`, i, i)
+			}
+			// Written while the answers are read: a client that sends
+			// 20,000 stanzas without reading their answers overflows its
+			// own output buffer (HalfOpenClient).
+			sent := make(chan struct{})
+			go func() {
+				defer close(sent)
+				write(c, b.String())
+			}()
+			defer func() { <-sent }()
+			for i := hostileDirected; i < directedFlood; i++ {
+				el := reply(h.t, c, fmt.Sprintf("d%d", i))
+				if typ, cond := errorOf(el); typ != "wait" || cond != "resource-constraint" {
+					h.t.Fatalf("directed presence %d: %s", i, fsm.XML(el))
+				}
+			}
 			ping(h.t, c)
 		}},
 		{"HalfOpenClient", "a client that never reads, sent 16 MiB by another", "RFC 6120 §4.9.3.17, §13.12 (S-98)", "a client that never reads is closed with resource-constraint once its output passes the cap; the sender is not held up", func(h *harness) {

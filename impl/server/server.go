@@ -73,6 +73,9 @@ type Config struct {
 	// MaxRosterItems is the most items a roster may hold
 	// (fsm.Policy.MaxRosterItems, I-51, I-52); 0 means no limit.
 	MaxRosterItems int
+	// MaxDirected is the most directed-presence targets a session
+	// remembers (fsm.Policy.MaxDirected, S-106); 0 means no limit.
+	MaxDirected int
 	// Conflict is the answer to a bind of a resource another session of
 	// the user holds (fsm.Policy.Conflict, S-54); the zero value replaces
 	// the other session, as the RFC's default.
@@ -150,7 +153,7 @@ func New(cfg Config) (*Server, error) {
 	p.Hosts = append([]string(nil), cfg.Domains...)
 	p.SubscribeAck, p.ProbeOnApproval = cfg.SubscribeAck, cfg.ProbeOnApproval
 	p.MaxResources, p.Conflict = cfg.MaxResources, cfg.Conflict
-	p.MaxRosterItems = cfg.MaxRosterItems
+	p.MaxRosterItems, p.MaxDirected = cfg.MaxRosterItems, cfg.MaxDirected
 	p.TLS = cfg.TLS != nil
 	p.RequireTLS = cfg.RequireTLS && cfg.TLS != nil
 	p.Mechanisms = sasl.Mechanisms(sopts)
