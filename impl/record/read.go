@@ -23,56 +23,75 @@ const maxLine = 64 << 20
 // another format or version, a step out of order, an event or an element
 // that cannot be decoded.
 func Read(r io.Reader) (*Log, error) {
+	lg := &Log{}
+	h := &lg.Header
+	err := scanLog(r, "session log", h, func() (string, int) { return h.Format, h.Version }, Format,
+		func(line int, text []byte) error {
+			var st Step
+			if err := strict(text, &st); err != nil {
+				return fmt.Errorf("not a step: %v", err)
+			}
+			if want := len(lg.Steps) + 1; st.N != want {
+				return fmt.Errorf("step %d where step %d should be", st.N, want)
+			}
+			if _, err := DecodeEvent(st.Event); err != nil {
+				return fmt.Errorf("step %d: event: %v", st.N, err)
+			}
+			for i, e := range st.Effects {
+				if err := checkEffect(e); err != nil {
+					return fmt.Errorf("step %d: effect %d: %v", st.N, i+1, err)
+				}
+			}
+			st.Line = line
+			lg.Steps = append(lg.Steps, st)
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	return lg, nil
+}
+
+// scanLog reads a JSON-lines log of the kind what: its first line into
+// header, whose format (given by id) must be format and whose version
+// Version; then each other line that is not blank, given to each. Its
+// errors name the line.
+func scanLog(r io.Reader, what string, header any, id func() (string, int), format string, each func(line int, text []byte) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
-	lg := &Log{}
 	line := 0
 	for sc.Scan() {
 		line++
 		text := bytes.TrimSpace(sc.Bytes())
 		if line == 1 {
-			if err := strict(text, &lg.Header); err != nil {
-				return nil, fmt.Errorf("line 1: not a session log header: %v", err)
+			if err := strict(text, header); err != nil {
+				return fmt.Errorf("line 1: not a %s header: %v", what, err)
 			}
-			if lg.Header.Format != Format {
-				return nil, fmt.Errorf("line 1: not a session log: format %q, want %q", lg.Header.Format, Format)
-			}
-			if lg.Header.Version != Version {
-				return nil, fmt.Errorf("line 1: session log version %d, this program reads version %d", lg.Header.Version, Version)
+			switch f, v := id(); {
+			case f != format:
+				return fmt.Errorf("line 1: not a %s: format %q, want %q", what, f, format)
+			case v != Version:
+				return fmt.Errorf("line 1: %s version %d, this program reads version %d", what, v, Version)
 			}
 			continue
 		}
 		if len(text) == 0 {
 			continue
 		}
-		var st Step
-		if err := strict(text, &st); err != nil {
-			return nil, fmt.Errorf("line %d: not a step: %v", line, err)
+		if err := each(line, text); err != nil {
+			return fmt.Errorf("line %d: %v", line, err)
 		}
-		if want := len(lg.Steps) + 1; st.N != want {
-			return nil, fmt.Errorf("line %d: step %d where step %d should be", line, st.N, want)
-		}
-		if _, err := DecodeEvent(st.Event); err != nil {
-			return nil, fmt.Errorf("line %d: step %d: event: %v", line, st.N, err)
-		}
-		for i, e := range st.Effects {
-			if err := checkEffect(e); err != nil {
-				return nil, fmt.Errorf("line %d: step %d: effect %d: %v", line, st.N, i+1, err)
-			}
-		}
-		st.Line = line
-		lg.Steps = append(lg.Steps, st)
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("line %d: longer than %d bytes", line+1, maxLine)
+			return fmt.Errorf("line %d: longer than %d bytes", line+1, maxLine)
 		}
-		return nil, err
+		return err
 	}
 	if line == 0 {
-		return nil, errors.New("empty: not a session log")
+		return fmt.Errorf("empty: not a %s", what)
 	}
-	return lg, nil
+	return nil
 }
 
 // strict decodes one JSON value from b, refusing unknown fields and

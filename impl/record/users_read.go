@@ -1,8 +1,6 @@
 package record
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -21,48 +19,25 @@ type UsersLog struct {
 // the line. Each user's first line must be a load and its steps must count
 // from 1 without a gap.
 func ReadUsers(r io.Reader) (*UsersLog, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
 	lg := &UsersLog{}
+	h := &lg.Header
 	steps := map[string]int{}
 	loaded := map[string]bool{}
-	line := 0
-	for sc.Scan() {
-		line++
-		text := bytes.TrimSpace(sc.Bytes())
-		if line == 1 {
-			if err := strict(text, &lg.Header); err != nil {
-				return nil, fmt.Errorf("line 1: not a users log header: %v", err)
+	err := scanLog(r, "users log", h, func() (string, int) { return h.Format, h.Version }, UsersFormat,
+		func(line int, text []byte) error {
+			var ul UserLine
+			if err := strict(text, &ul); err != nil {
+				return fmt.Errorf("not a user's load or step: %v", err)
 			}
-			if lg.Header.Format != UsersFormat {
-				return nil, fmt.Errorf("line 1: not a users log: format %q, want %q", lg.Header.Format, UsersFormat)
+			if err := checkUserLine(&ul, loaded, steps); err != nil {
+				return err
 			}
-			if lg.Header.Version != Version {
-				return nil, fmt.Errorf("line 1: users log version %d, this program reads version %d", lg.Header.Version, Version)
-			}
-			continue
-		}
-		if len(text) == 0 {
-			continue
-		}
-		var ul UserLine
-		if err := strict(text, &ul); err != nil {
-			return nil, fmt.Errorf("line %d: not a user's load or step: %v", line, err)
-		}
-		if err := checkUserLine(&ul, loaded, steps); err != nil {
-			return nil, fmt.Errorf("line %d: %v", line, err)
-		}
-		ul.Line = line
-		lg.Lines = append(lg.Lines, ul)
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("line %d: longer than %d bytes", line+1, maxLine)
-		}
+			ul.Line = line
+			lg.Lines = append(lg.Lines, ul)
+			return nil
+		})
+	if err != nil {
 		return nil, err
-	}
-	if line == 0 {
-		return nil, errors.New("empty: not a users log")
 	}
 	return lg, nil
 }
