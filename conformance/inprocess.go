@@ -471,8 +471,8 @@ func setNeedsTLS(p *fsm.Policy, name string) {
 // unauth-stanza-error, conflict-refuse, conflict-generate,
 // no-legacy-session, no-offline-storage, no-pre-approval,
 // no-roster-versioning, iq-from-strangers, subscribe-ack,
-// probe-on-approval, max-sasl-failures=N, max-roster-items=N,
-// max-directed=N). README.md lists them.
+// probe-on-approval, max-sasl-failures=N, max-resources=N,
+// max-roster-items=N, max-directed=N). README.md lists them.
 func PolicyFor(s *Script, base *fsm.Policy) (*fsm.Policy, error) {
 	if base == nil {
 		base = LoopbackPolicy()
@@ -490,6 +490,14 @@ func PolicyFor(s *Script, base *fsm.Policy) (*fsm.Policy, error) {
 					return nil, fmt.Errorf("%s: policy %q: want max-sasl-failures=N, N from 1 to 255", s.Name, w)
 				}
 				p.MaxSASLFailures = uint8(v)
+				continue
+			}
+			if n, ok := strings.CutPrefix(w, "max-resources="); ok {
+				v, err := strconv.Atoi(n)
+				if err != nil || v <= 0 {
+					return nil, fmt.Errorf("%s: policy %q: want max-resources=N, N from 1", s.Name, w)
+				}
+				p.MaxResources = v
 				continue
 			}
 			if n, ok := strings.CutPrefix(w, "max-roster-items="); ok {

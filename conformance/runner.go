@@ -41,6 +41,14 @@ type TimerConn interface {
 	Timeout(timer string) error
 }
 
+// OverflowConn is a Conn whose output buffer a script can overflow, for
+// "falls behind" (S-98): as if the client stopped reading until the
+// server's buffer for it is full.
+type OverflowConn interface {
+	Conn
+	Overflow() error
+}
+
 // Stopper is a Target that can stop its server, for "Server shuts down".
 type Stopper interface {
 	Shutdown() error
@@ -284,8 +292,9 @@ func isStreamError(el *etree.Element) bool {
 //     is left to receive (Receive returns ErrClosed); the client is
 //     disconnected after it. It also passes right after an awaited stream
 //     error, which ended the stream already.
-//   - times out: TimerConn.Timeout; Server shuts down: Stopper.Shutdown.
-//     Both leave a receive window, as sends does.
+//   - times out: TimerConn.Timeout; falls behind: OverflowConn.Overflow;
+//     Server shuts down: Stopper.Shutdown. They leave a receive window, as
+//     sends does.
 func Run(s *Script, t Target) Result {
 	r := &runner{s: s, t: t, conns: map[string]Conn{}, full: map[string]string{}, ended: map[string]bool{}, res: Result{Script: s}}
 	r.run()
@@ -452,6 +461,22 @@ func (r *runner) do(a Action) bool {
 			return false
 		}
 		if err := tc.Timeout(a.Timer); err != nil {
+			r.fail(a, Failure{Kind: FailScript, Err: err})
+			return false
+		}
+		return true
+
+	case FallsBehind:
+		if !connected {
+			r.fail(a, Failure{Kind: FailScript, Err: fmt.Errorf("%s is not connected", a.Client)})
+			return false
+		}
+		oc, ok := c.(OverflowConn)
+		if !ok {
+			r.fail(a, Failure{Kind: FailScript, Err: errors.New("the target cannot overflow an output buffer (falls behind)")})
+			return false
+		}
+		if err := oc.Overflow(); err != nil {
 			r.fail(a, Failure{Kind: FailScript, Err: err})
 			return false
 		}

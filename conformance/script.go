@@ -79,12 +79,17 @@ const (
 	SendsRaw  // "sends raw": write the body to the stream as it is
 	TimesOut  // "times out: negotiation" or "times out: idle": a timer fires
 	ShutsDown // "Server shuts down": the server stops (no client)
+
+	// "falls behind": the client stops reading until the server's output
+	// buffer for it overflows (S-98).
+	FallsBehind
 )
 
 var verbNames = map[Verb]string{
 	Connects: "connects", Disconnects: "disconnects", Sends: "sends",
 	Receives: "receives", ReceivesNothing: "receives: nothing",
 	SendsRaw: "sends raw", TimesOut: "times out", ShutsDown: "shuts down",
+	FallsBehind: "falls behind",
 }
 
 // ServerName is the Client of a ShutsDown action: the line "Server shuts
@@ -386,7 +391,7 @@ func (p *parser) action(l string, n int) (Action, error) {
 	}{
 		{"connects", Connects}, {"disconnects", Disconnects},
 		{"sends raw", SendsRaw}, {"sends", Sends}, {"receives", Receives},
-		{"times out", TimesOut},
+		{"times out", TimesOut}, {"falls behind", FallsBehind},
 	} {
 		if after, ok := strings.CutPrefix(rest, v.phrase); ok && (after == "" || strings.ContainsRune(": \t", rune(after[0]))) {
 			a.Verb, phrase = v.verb, v.phrase
@@ -396,7 +401,7 @@ func (p *parser) action(l string, n int) (Action, error) {
 	if a.Verb == 0 {
 		verb, _, _ := strings.Cut(rest, " ")
 		verb = strings.TrimSuffix(verb, ":")
-		return Action{}, p.errorf(n, col, "unknown verb %q for client %q (want connects, disconnects, sends, receives, or our sends raw and times out)", verb, name)
+		return Action{}, p.errorf(n, col, "unknown verb %q for client %q (want connects, disconnects, sends, receives, or our sends raw, times out and falls behind)", verb, name)
 	}
 	inline := strings.TrimSpace(rest[len(phrase):])
 	inline = strings.TrimSpace(strings.TrimPrefix(inline, ":"))

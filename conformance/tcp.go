@@ -131,6 +131,8 @@ func TCPUnsupported(s *Script) string {
 			return "raw streams (sends raw)"
 		case TimesOut:
 			return "server timers (times out)"
+		case FallsBehind:
+			return "output overflow (falls behind)"
 		case ShutsDown:
 			return "server shutdown (Server shuts down)"
 		}

@@ -24,6 +24,7 @@ var conflictPolicies = map[string]fsm.ConflictPolicy{
 type limitFlags struct {
 	idle, negotiation       time.Duration
 	maxStanza, maxResources int
+	maxRoster, maxDirected  int
 	conflict                string
 	subscribeAck, probe     bool
 }
@@ -34,6 +35,8 @@ func (l *limitFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&l.negotiation, "negotiation-timeout", server.DefaultNegotiationTimeout, "close a connection not bound this long after it opened (0: never)")
 	fs.IntVar(&l.maxStanza, "max-stanza", stream.DefaultMaxStanza, "largest stanza accepted, in bytes (at least 10000, RFC 6120 §13.12)")
 	fs.IntVar(&l.maxResources, "max-resources", 0, "most connected resources per account (0: no limit)")
+	fs.IntVar(&l.maxRoster, "max-roster-items", 0, "most items per roster (0: no limit)")
+	fs.IntVar(&l.maxDirected, "max-directed", 0, "most directed-presence targets a session remembers (0: no limit)")
 	fs.StringVar(&l.conflict, "conflict", "replace", "answer to a bind of a resource in use: replace, refuse or generate")
 	fs.BoolVar(&l.subscribeAck, "subscribe-ack", false, "acknowledge a delivered subscription request with unavailable presence (Prosody's extra)")
 	fs.BoolVar(&l.probe, "probe-on-approval", false, "probe a contact whose approval makes the subscription both (Prosody's extra)")
@@ -57,6 +60,16 @@ func (l *limitFlags) config() (server.Config, error) {
 		return cfg, usageErr("serve: --max-resources %d: not a count (0 means no limit)", l.maxResources)
 	}
 	cfg.MaxResources = l.maxResources
+	for _, n := range []struct {
+		name string
+		v    int
+		to   *int
+	}{{"max-roster-items", l.maxRoster, &cfg.MaxRosterItems}, {"max-directed", l.maxDirected, &cfg.MaxDirected}} {
+		if n.v < 0 {
+			return cfg, usageErr("serve: --%s %d: not a count (0 means no limit)", n.name, n.v)
+		}
+		*n.to = n.v
+	}
 	c, ok := conflictPolicies[l.conflict]
 	if !ok {
 		return cfg, usageErr("serve: --conflict %q: want replace, refuse or generate", l.conflict)

@@ -40,6 +40,9 @@ func TestLimitFlags(t *testing.T) {
 		{args: []string{"--max-stanza", "10000", "--max-resources", "3"}, want: func(c *server.Config) {
 			c.MaxStanza, c.MaxResources = 10000, 3
 		}},
+		{args: []string{"--max-roster-items", "500", "--max-directed", "100"}, want: func(c *server.Config) {
+			c.MaxRosterItems, c.MaxDirected = 500, 100
+		}},
 		{args: []string{"--conflict", "refuse"}, want: func(c *server.Config) { c.Conflict = fsm.ConflictRefuse }},
 		{args: []string{"--conflict", "generate"}, want: func(c *server.Config) { c.Conflict = fsm.ConflictGenerate }},
 		{args: []string{"--conflict", "replace"}, want: func(c *server.Config) { c.Conflict = fsm.ConflictReplace }},
@@ -53,6 +56,8 @@ func TestLimitFlags(t *testing.T) {
 		{args: []string{"--max-stanza", "0"}, wantErr: "--max-stanza 0: at least 10000 bytes"},
 		{args: []string{"--max-resources", "-1"}, wantErr: "--max-resources -1: not a count"},
 		{args: []string{"--max-resources", "many"}, wantErr: `invalid value "many" for flag -max-resources`},
+		{args: []string{"--max-roster-items", "-2"}, wantErr: "--max-roster-items -2: not a count"},
+		{args: []string{"--max-directed", "-1"}, wantErr: "--max-directed -1: not a count"},
 		{args: []string{"--conflict", "kick"}, wantErr: `--conflict "kick": want replace, refuse or generate`},
 	} {
 		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
