@@ -33,6 +33,7 @@ type conn struct {
 	mech     string       // the mechanism of exch, for the logs
 	first    []fsm.Effect // the effects of EvConnect, stepped by start
 	lastRead time.Time
+	quiet    atomic.Bool // stream.ErrIdle was returned since lastRead
 
 	// mu guards the output buffer and the flags below; out takes it and
 	// never blocks on the network.
@@ -245,6 +246,10 @@ func putOutBuf(buf *bytes.Buffer) {
 	outBufs.Put(buf)
 }
 
+// quietAfter is how long a connection reads nothing before its reader
+// lets go of its read buffer (stream.ErrIdle). A variable for the tests.
+var quietAfter = time.Second
+
 var (
 	errNegotiationTimeout = errors.New("negotiation timeout")
 	errIdleTimeout        = errors.New("idle timeout")
@@ -261,11 +266,14 @@ func (r timedReader) Read(p []byte) (int, error) {
 	c := r.c
 	idle := c.s.cfg.IdleTimeout
 	for {
+		var deadline time.Time
 		if idle > 0 {
-			_ = c.raw.SetReadDeadline(c.lastRead.Add(idle))
-		} else {
-			_ = c.raw.SetReadDeadline(time.Time{})
+			deadline = c.lastRead.Add(idle)
 		}
+		if !c.quiet.Load() && (idle <= 0 || quietAfter < idle) {
+			deadline = c.lastRead.Add(quietAfter)
+		}
+		_ = c.raw.SetReadDeadline(deadline)
 		// After setting the deadline: a timer that fired since then has
 		// set its own (now), which wins.
 		if c.negFired.Load() {
@@ -274,6 +282,7 @@ func (r timedReader) Read(p []byte) (int, error) {
 		n, err := r.src.Read(p)
 		if n > 0 {
 			c.lastRead = time.Now()
+			c.quiet.Store(false)
 		}
 		var ne net.Error
 		if n == 0 && err != nil && errors.As(err, &ne) && ne.Timeout() {
@@ -282,6 +291,10 @@ func (r timedReader) Read(p []byte) (int, error) {
 				return 0, errNegotiationTimeout
 			case idle > 0 && time.Since(c.lastRead) >= idle:
 				return 0, errIdleTimeout
+			case !c.quiet.Load() && time.Since(c.lastRead) >= quietAfter:
+				// The reader gives its buffer back until input comes.
+				c.quiet.Store(true)
+				return 0, stream.ErrIdle
 			}
 			continue // a timer stopped too late
 		}

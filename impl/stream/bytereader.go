@@ -39,6 +39,8 @@ type byteReader struct {
 	bad   bool    // buf[v] starts an invalid UTF-8 sequence
 	err   error   // what src.Read returned, sticky
 	prev  [2]byte // the last two bytes consumed before buf[0]
+	// small is buf while the source is idle (see ErrIdle).
+	small [idleBufSize]byte
 }
 
 const noLimit = int64(1<<63 - 1)
@@ -197,6 +199,7 @@ func (b *byteReader) fill() {
 		b.w = n
 		b.r = 0
 	}
+	b.grow() // after an idle read into the small buffer: a full one again
 	for tries := 0; ; tries++ {
 		if tries == 100 {
 			b.err = io.ErrNoProgress
@@ -208,6 +211,11 @@ func (b *byteReader) fill() {
 			break
 		}
 		b.w += n
+		if n == 0 && err == ErrIdle {
+			b.shrink()
+			tries = -1
+			continue
+		}
 		if err != nil {
 			b.err = err
 			break
