@@ -134,18 +134,28 @@ func (w *run) stepUser(j string, ev fsm.UserEvent) {
 // writes are committed first, at once; when the store refuses them nothing
 // of the step happens and the machine, as it was, is told (I-56).
 func (w *run) stepLocked(cl *cell, j string, ev fsm.UserEvent) {
-	next, effects := fsm.StepUser(cl.u, ev)
+	buf := userEffectBufs.Get().(*[]fsm.UserEffect)
+	next, effects := fsm.StepUserAppend(cl.u, ev, (*buf)[:0])
 	if err := w.commit(j, effects); err != nil {
 		w.storeErr(err)
 		ev = fsm.UserEvent{Kind: fsm.UEvStoreFailed, Cause: ev.Kind, From: ev.From, To: ev.To, Elem: ev.Elem}
-		next, effects = fsm.StepUser(cl.u, ev)
+		clear(effects)
+		next, effects = fsm.StepUserAppend(cl.u, ev, effects[:0])
 	}
 	cl.u = next
 	if w.r.observeUser != nil {
 		w.r.observeUser(j, ev, effects)
 	}
 	w.userEffects(cl, j, effects)
+	clear(effects) // keep no elements alive in the pool
+	*buf = effects[:0]
+	userEffectBufs.Put(buf)
 }
+
+// userEffectBufs recycles the effect buffers of user steps: a step's
+// effects are carried out before stepLocked returns, and stepLocked nests
+// (a refused offline message), so each call takes its own.
+var userEffectBufs = sync.Pool{New: func() any { return new([]fsm.UserEffect) }}
 
 // commit hands the writes among effects to the store in one Commit.
 func (w *run) commit(j string, effects []fsm.UserEffect) error {
