@@ -429,9 +429,11 @@ func readToEOF(t *testing.T, c *xclient.Client) string {
 	return string(b)
 }
 
-func plainAuth(user, pass string) string {
+func plainAuth(user, pass string) string { return plainAuthzid("", user, pass) }
+
+func plainAuthzid(authzid, user, pass string) string {
 	return `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` +
-		base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+pass)) + `</auth>`
+		base64.StdEncoding.EncodeToString([]byte(authzid+"\x00"+user+"\x00"+pass)) + `</auth>`
 }
 
 // billionLaughs is the classic entity expansion bomb, as a prolog.
@@ -645,6 +647,31 @@ func hostileCases() []hostileCase {
 			// take: read the bytes.
 			if got := readToEOF(h.t, c); !strings.Contains(got, "<invalid-namespace xmlns='urn:ietf:params:xml:ns:xmpp-streams'") {
 				h.t.Fatalf("the server sent %q, want an invalid-namespace stream error", got)
+			}
+		}},
+
+		{"AuthzidOfAnotherUser", "PLAIN as mallory with authzid alice@localhost", "RFC 6120 §6.3.8, §6.5.6", "SASL failure invalid-authzid",
+			authFailure(plainAuthzid("alice@localhost", "mallory", "pw"), "invalid-authzid")},
+		{"ForgedHeaderFrom", "a header with `from='alice@localhost'`, then mallory's login", "RFC 6120 §4.7.1, §7.7.2.2", "the from is ignored: the session is bound to mallory's JID", func(h *harness) {
+			c := h.dial(h.t)
+			c.Send(`<?xml version='1.0'?>` + header(`to='localhost' from='alice@localhost' version='1.0' `+stdNS))
+			if ev, err := c.Next(); err != nil || ev.Kind != fsm.EvStreamOpen {
+				h.t.Fatalf("want the server's header, got %v %v", ev.Kind, err)
+			}
+			c.Expect("features")
+			if el := c.Plain("mallory", "pw"); el.Tag != "success" {
+				h.t.Fatalf("login: <%s>", el.Tag)
+			}
+			c.Restart()
+			if got := c.Bind("forged"); got != "mallory@localhost/forged" {
+				h.t.Fatalf("bound %q", got)
+			}
+		}},
+		{"RestartToOtherHost", "after SASL success, a header to another host", "RFC 6120 §4.9.3.12 (S-10)", "stream error not-authorized", func(h *harness) {
+			c := h.authenticated(h.t)
+			write(c, header(`to='evil.example' version='1.0' `+stdNS))
+			if got := readToEOF(h.t, c); !strings.Contains(got, "<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'") {
+				h.t.Fatalf("the server sent %q, want a not-authorized stream error", got)
 			}
 		}},
 
