@@ -14,7 +14,7 @@ func (res results) plot(w io.Writer) {
 		pw, ph   = 300, 190 // one panel
 		cols     = 3
 		barW     = 56
-		top, bot = 42, 40
+		top, bot = 54, 40
 	)
 	colors := map[string]string{ours: "#2b7bb9", "prosody": "#9a9a9a", "ejabberd": "#d08a2e"}
 	rows := (len(metrics) + cols - 1) / cols
@@ -27,7 +27,7 @@ func (res results) plot(w io.Writer) {
 		if m.higher {
 			better = "higher is better"
 		}
-		fmt.Fprintf(w, `<text x="8" y="16" font-weight="bold">%s</text>`+"\n", html.EscapeString(clip(m.title, 48)))
+		fmt.Fprintf(w, `<text x="8" y="16" font-weight="bold">%s</text>`+"\n", html.EscapeString(clip(m.title, 44)))
 		fmt.Fprintf(w, `<text x="8" y="30" fill="#555">%s%s</text>`+"\n", html.EscapeString(unitText(m.unit)), better)
 		vals := make([]float64, len(servers))
 		hi := 0.0
@@ -52,7 +52,7 @@ func (res results) plot(w io.Writer) {
 				fmt.Fprintf(w, `<rect x="%d" y="%.1f" width="%d" height="%.1f" fill="%s"/>`+"\n", x, base-bh, barW, bh, colors[s])
 				fmt.Fprintf(w, `<text x="%d" y="%.1f" text-anchor="middle">%s</text>`+"\n", x+barW/2, base-bh-3, label)
 			} else {
-				fmt.Fprintf(w, `<text x="%d" y="%.1f" text-anchor="middle" fill="#999">not measured</text>`+"\n", x+barW/2, base-3)
+				fmt.Fprintf(w, `<text x="%d" y="%.1f" text-anchor="middle" fill="#999">n/a</text>`+"\n", x+barW/2, base-3)
 			}
 			fmt.Fprintf(w, `<text x="%d" y="%.1f" text-anchor="middle">%s</text>`+"\n", x+barW/2, base+14, s)
 		}
