@@ -70,8 +70,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: no command\n%s", errUsage, usage)
 	}
 	cmd := args[0]
-	if cmd == "report" {
+	switch cmd {
+	case "report":
 		return report(args[1:], stdout)
+	case "help", "-h", "--help":
+		_, err := fmt.Fprintln(stdout, usage)
+		return err
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
