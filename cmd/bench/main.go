@@ -43,11 +43,11 @@ const usage = `usage: bench logins|messages|presence|idle [flags]   (bench CMD -
 func main() {
 	err := run(os.Args[1:], os.Stdout, os.Stderr)
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, flag.ErrHelp):
 	case errors.Is(err, errLosses):
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(3)
-	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	default:
