@@ -106,27 +106,31 @@ type InProcess struct {
 // share the password.
 //
 // A script with a "## fault: roster-load JID" tag (our extension) makes
-// every roster load of that account fail; any other fault is refused with
-// ErrUnsupported.
+// every roster load of that account fail, one with "## fault: store-write
+// JID" every write of its roster or pending requests; any other fault is
+// refused with ErrUnsupported.
 func NewInProcess(s *Script, p *fsm.Policy) (*InProcess, error) {
-	failRoster := map[string]bool{}
+	faults := map[string]map[string]bool{"roster-load": {}, "store-write": {}}
 	for _, tag := range s.Tags {
 		rest, ok := strings.CutPrefix(tag, FaultTag)
 		if !ok {
 			continue
 		}
 		what, jid, _ := strings.Cut(strings.TrimSpace(rest), " ")
-		if what != "roster-load" || strings.TrimSpace(jid) == "" {
+		if faults[what] == nil || strings.TrimSpace(jid) == "" {
 			return nil, fmt.Errorf("%s: %q: %w", s.Name, tag, ErrUnsupported)
 		}
-		failRoster[strings.TrimSpace(jid)] = true
+		faults[what][strings.TrimSpace(jid)] = true
 	}
 	if p == nil {
 		p = ProsodyTestPolicy()
 	}
 	t := &InProcess{Hub: hub.New(p), conns: map[string]*inConn{}}
-	if len(failRoster) > 0 {
-		t.Hub.RosterFails = func(bare string) bool { return failRoster[bare] }
+	if fail := faults["roster-load"]; len(fail) > 0 {
+		t.Hub.RosterFails = func(bare string) bool { return fail[bare] }
+	}
+	if fail := faults["store-write"]; len(fail) > 0 {
+		t.Hub.WritesFail = func(bare string) bool { return fail[bare] }
 	}
 	passwords := map[string]string{}
 	for _, c := range s.Clients {
@@ -414,7 +418,8 @@ func (t *InProcess) Shutdown() error {
 
 // FaultTag is the prefix of a "##" tag line that asks the target to make
 // its store fail ("## fault: roster-load romeo@localhost": every roster
-// load of that account fails, for S-56).
+// load of that account fails, for S-56; "## fault: store-write
+// romeo@localhost": every write of its roster or pending requests, I-56).
 const FaultTag = "fault:"
 
 // ErrUnsupported is the error for a script that uses an extension the
