@@ -48,7 +48,7 @@ func TestIMAnswerServer(t *testing.T) {
 		{"ping", `<iq type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`,
 			[]string{"route from=localhost to=alice@localhost/phone <iq type='result' id='p1'/>"}},
 		{"disco#info", `<iq type='get' id='d1'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`,
-			[]string{"route from=localhost to=alice@localhost/phone <iq type='result' id='d1'><query xmlns='http://jabber.org/protocol/disco#info'><identity category='server' type='im'/><feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/><feature var='urn:xmpp:ping'/></query></iq>"}},
+			[]string{"route from=localhost to=alice@localhost/phone <iq type='result' id='d1'><query xmlns='http://jabber.org/protocol/disco#info'><identity category='server' type='im'/><feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/><feature var='urn:xmpp:ping'/><feature var='msgoffline'/></query></iq>"}},
 		{"disco#items", `<iq type='get' id='d2'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>`,
 			[]string{"route from=localhost to=alice@localhost/phone <iq type='result' id='d2'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>"}},
 		{"disco#info of a node", `<iq type='get' id='d3'><query xmlns='http://jabber.org/protocol/disco#info' node='x'/></iq>`,
@@ -68,6 +68,18 @@ func TestIMAnswerServer(t *testing.T) {
 		{"probe", `<presence type='probe'/>`, nil},
 		{"subscribe", `<presence type='subscribe'/>`, nil},
 	}
+	t.Run("disco#info without offline storage", func(t *testing.T) {
+		p := fsm.DefaultPolicy
+		p.OfflineStorage = false
+		el, err := parseXML(`<iq type='get' id='d1'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		effects := fsm.AnswerServer(&p, "localhost", "alice@localhost/phone", el)
+		if len(effects) != 1 || strings.Contains(effects[0].String(), "msgoffline") {
+			t.Errorf("with offline storage off, disco#info lists msgoffline or is not one answer: %v", effects)
+		}
+	})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			el, err := parseXML(c.stanza)
@@ -76,7 +88,7 @@ func TestIMAnswerServer(t *testing.T) {
 			}
 			before := fsm.XML(el)
 			var got []string
-			for _, e := range fsm.AnswerServer("localhost", "alice@localhost/phone", el) {
+			for _, e := range fsm.AnswerServer(nil, "localhost", "alice@localhost/phone", el) {
 				got = append(got, e.String())
 			}
 			if !slices.Equal(got, c.want) {

@@ -7,19 +7,33 @@ import "github.com/beevik/etree"
 // and ping (XEP-0199); everything else that asks for an answer gets
 // service-unavailable.
 
-// Namespaces the server answers.
+// Namespaces the server answers, and the feature of offline storage.
 const (
 	NSDiscoInfo  = "http://jabber.org/protocol/disco#info"
 	NSDiscoItems = "http://jabber.org/protocol/disco#items"
 	NSPing       = "urn:xmpp:ping"
+	// FeatureOffline is listed when offline messages are stored (XEP-0160
+	// §4).
+	FeatureOffline = "msgoffline"
 )
 
-// ServerFeatures are the features the server lists in disco#info.
-var ServerFeatures = []string{NSDiscoInfo, NSDiscoItems, NSPing}
+// ServerFeatures returns the features the server lists in disco#info
+// under policy p (nil: DefaultPolicy).
+func ServerFeatures(p *Policy) []string {
+	fs := []string{NSDiscoInfo, NSDiscoItems, NSPing}
+	if p == nil {
+		p = &DefaultPolicy
+	}
+	if p.offline() {
+		fs = append(fs, FeatureOffline)
+	}
+	return fs
+}
 
 // AnswerServer returns what the server does with el, sent from from to its
-// domain host (I-50): the answers are routed back to from.
-func AnswerServer(host, from string, el *etree.Element) []UserEffect {
+// domain host (I-50) under policy p (nil: DefaultPolicy): the answers are
+// routed back to from.
+func AnswerServer(p *Policy, host, from string, el *etree.Element) []UserEffect {
 	typ := attr(el, "type")
 	answer := func(e *etree.Element) []UserEffect {
 		return []UserEffect{{Kind: UEffRoute, From: host, To: from, Elem: e}}
@@ -39,7 +53,7 @@ func AnswerServer(host, from string, el *etree.Element) []UserEffect {
 				id := q.CreateElement("identity")
 				id.CreateAttr("category", "server")
 				id.CreateAttr("type", "im")
-				for _, f := range ServerFeatures {
+				for _, f := range ServerFeatures(p) {
 					q.CreateElement("feature").CreateAttr("var", f)
 				}
 				return answer(iqResult(attr(el, "id"), "", q))

@@ -263,7 +263,7 @@ func (w *uxWorld) apply(in uxInput) uxOutcome {
 						}
 						queue = append(queue, uxWork{j, fsm.UserEvent{Kind: fsm.UEvInbound, From: e.From, To: e.To, Elem: e.Elem, Directed: e.Directed}})
 					case !strings.Contains(to, "@"):
-						if !effs(fsm.AnswerServer(to, e.From, e.Elem)) {
+						if !effs(fsm.AnswerServer(w.users[i].Policy, to, e.From, e.Elem)) {
 							return false
 						}
 					}

@@ -376,7 +376,7 @@ func (h *Hub) userEffects(j string, u *fsm.User, effects []fsm.UserEffect) {
 			}
 		case fsm.UEffRoute:
 			if !strings.Contains(bare(e.To), "@") {
-				h.userEffects(j, u, fsm.AnswerServer(domain(e.To), e.From, e.Elem))
+				h.userEffects(j, u, fsm.AnswerServer(u.Policy, domain(e.To), e.From, e.Elem))
 				continue
 			}
 			h.toUser(e.To, fsm.UserEvent{Kind: fsm.UEvInbound, From: e.From, To: e.To, Elem: e.Elem, Directed: e.Directed})

@@ -192,7 +192,7 @@ func (w *run) userEffects(cl *cell, j string, effects []fsm.UserEffect) {
 			w.q, _ = c.stepConn(fsm.Event{Kind: fsm.EvRouted, Elem: e.Elem, From: e.From, To: e.To}, false, w.q)
 		case fsm.UEffRoute:
 			if !hasLocal(e.To) {
-				w.userEffects(cl, j, fsm.AnswerServer(domain(e.To), e.From, e.Elem))
+				w.userEffects(cl, j, fsm.AnswerServer(cl.u.Policy, domain(e.To), e.From, e.Elem))
 				continue
 			}
 			w.q = append(w.q, userJob{bare(e.To), fsm.UserEvent{Kind: fsm.UEvInbound, From: e.From, To: e.To, Elem: e.Elem, Directed: e.Directed}})
