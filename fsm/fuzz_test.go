@@ -1,6 +1,7 @@
 package fsm_test
 
 import (
+	"slices"
 	"strconv"
 	"testing"
 
@@ -54,10 +55,16 @@ func (d *fuzzDecoder) raw() string {
 	return s
 }
 
-// policy picks one of spec.Policies().
+// policy picks one of spec.Policies(); the byte's high bit also sets the
+// limits (MaxResources, MaxRosterItems, MaxDirected) low enough to reach.
 func (d *fuzzDecoder) policy() *fsm.Policy {
 	names := policyNames()
-	return spec.Policies()[names[int(d.byte())%len(names)]]
+	b := d.byte()
+	p := *spec.Policies()[names[int(b&0x7f)%len(names)]]
+	if b&0x80 != 0 {
+		p.MaxResources, p.MaxRosterItems, p.MaxDirected = 2, 2, 2
+	}
+	return &p
 }
 
 // Session events: a byte below len(spec.Inputs) is that input of the
@@ -95,7 +102,7 @@ func (d *fuzzDecoder) sessionEvent() fsm.Event {
 		}
 		return fsm.Event{Kind: fsm.EvElement, Elem: iq}
 	case sfGranted:
-		return fsm.Event{Kind: fsm.EvResourceGranted, Resource: d.pick(resourcePool)}
+		return fsm.Event{Kind: fsm.EvResourceGranted, Resource: d.pick(resourcePool), Resources: int(d.byte() % 4)}
 	case sfStanza:
 		return fsm.Event{Kind: fsm.EvElement, Elem: d.stanza([]string{"message", "presence", "iq"})}
 	case sfHeader:
@@ -236,6 +243,8 @@ func FuzzStep(f *testing.F) {
 	f.Add(append([]byte{0}, inputBytes([]spec.Input{spec.Connect, spec.Header, spec.StartTLS, spec.TLSDone,
 		spec.Header, spec.AuthPlain, spec.Failure, spec.AuthUnknown, spec.AuthBadBase64, spec.Abort})...))
 	f.Add([]byte{1, byte(spec.Connect), byte(spec.Header), byte(len(spec.Inputs) + sfStanza), 7, 5, 0, 0, 3, 1, 1})
+	// The happy path under the limits (the high bit of the first byte).
+	f.Add(append([]byte{0x80}, inputBytes(slices.Concat(happy[:len(happy)-5], []spec.Input{spec.Directed, spec.Directed, spec.Message}))...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d := &fuzzDecoder{data: data}
 		p := d.policy()
