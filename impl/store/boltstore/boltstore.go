@@ -136,8 +136,26 @@ func syncDir(dir string) error {
 }
 
 // init creates the buckets and the format record of a new file, and
-// refuses a file of a newer format.
+// refuses a file of a newer format. A file that has them is only read:
+// even a transaction that changes nothing writes a new free list and meta
+// page, and a server must start on a full disk (or one that fails writes)
+// to serve what it holds.
 func (s *Store) init() error {
+	complete := true
+	err := s.db.View(func(tx *bolt.Tx) error {
+		for _, name := range buckets {
+			if tx.Bucket(name) == nil {
+				complete = false
+				return nil
+			}
+		}
+		v := tx.Bucket(bucketMeta).Get(keyFormat)
+		complete = v != nil
+		return checkFormat(v)
+	})
+	if err != nil || complete {
+		return err
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -145,16 +163,25 @@ func (s *Store) init() error {
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
-		switch v := meta.Get(keyFormat); {
-		case v == nil:
-			return meta.Put(keyFormat, []byte{format})
-		case len(v) != 1:
-			return fmt.Errorf("%w: bad format record %x", store.ErrCorrupt, v)
-		case v[0] > format:
-			return fmt.Errorf("file format %d is newer than this release's (%d)", v[0], format)
+		if v := meta.Get(keyFormat); v != nil {
+			return checkFormat(v)
 		}
-		return nil
+		return meta.Put(keyFormat, []byte{format})
 	})
+}
+
+// checkFormat refuses a format record v that is malformed or newer than
+// this release's; a missing one (nil) is for init to write.
+func checkFormat(v []byte) error {
+	switch {
+	case v == nil:
+		return nil
+	case len(v) != 1:
+		return fmt.Errorf("%w: bad format record %x", store.ErrCorrupt, v)
+	case v[0] > format:
+		return fmt.Errorf("file format %d is newer than this release's (%d)", v[0], format)
+	}
+	return nil
 }
 
 // update runs fn in its own read-write transaction: committed and fsync'd

@@ -1,6 +1,7 @@
 package boltstore_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -20,13 +21,32 @@ import (
 // 2 KiB, and the file's free pages are far fewer on a 4 MiB tmpfs.
 const diskFullWrites = 5000
 
+// TestOpenWritesNothing: opening a store that exists leaves its file as
+// it was, so a server restarts on a full (or failing) disk and serves what
+// it holds.
+func TestOpenWritesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	s := open(t, path, nil)
+	storetest.Populate(t, s)
+	noErr(t, s.Close())
+	before, err := os.ReadFile(path)
+	noErr(t, err)
+	noErr(t, open(t, path, nil).Close())
+	after, err := os.ReadFile(path)
+	noErr(t, err)
+	if !bytes.Equal(before, after) {
+		t.Errorf("Open and Close of an existing store changed its file")
+	}
+}
+
 // TestDiskFull: on a full file system (a 4 MiB tmpfs and a file filling
 // it) a Commit or a StoreOffline that needs new pages fails with ENOSPC
 // and changes nothing, as store.Store promises of any failed write; a
 // write that fits in the file's free pages may still succeed. Once the file
 // is removed the same Store writes again, without a reopen (bbolt rolls the
 // failed transaction back and reloads its free list), and the file passes
-// Open's full check with everything that succeeded in it.
+// Open's full check with everything that succeeded in it. A store also
+// opens while the disk is full.
 func TestDiskFull(t *testing.T) {
 	mnt := filepath.Join(t.TempDir(), "tmpfs")
 	storetest.MountTmpfs(t, mnt, "4m")
@@ -87,6 +107,13 @@ func TestDiskFull(t *testing.T) {
 		}
 	}
 
+	// A restart while the disk is full: Open writes nothing to a file it
+	// knows (TestOpenWritesNothing), so it opens and serves reads.
+	noErr(t, s.Close())
+	s, err = boltstore.OpenDir(filepath.Join(mnt, "data"), nil)
+	if err != nil {
+		t.Fatalf("reopening on the full disk: %v", err)
+	}
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
