@@ -458,6 +458,13 @@ var policyWords = map[string]func(p *fsm.Policy){
 	"probe-on-approval": func(p *fsm.Policy) { p.ProbeOnApproval = true },
 }
 
+// countWords are the policy words that set a limit: "word=N", N from 1.
+var countWords = map[string]func(p *fsm.Policy, n int){
+	"max-resources":    func(p *fsm.Policy, n int) { p.MaxResources = n },
+	"max-roster-items": func(p *fsm.Policy, n int) { p.MaxRosterItems = n },
+	"max-directed":     func(p *fsm.Policy, n int) { p.MaxDirected = n },
+}
+
 func setNeedsTLS(p *fsm.Policy, name string) {
 	mechs := make([]fsm.Mechanism, len(p.Mechanisms))
 	copy(mechs, p.Mechanisms)
@@ -497,28 +504,12 @@ func PolicyFor(s *Script, base *fsm.Policy) (*fsm.Policy, error) {
 				p.MaxSASLFailures = uint8(v)
 				continue
 			}
-			if n, ok := strings.CutPrefix(w, "max-resources="); ok {
+			if k, n, ok := strings.Cut(w, "="); ok && countWords[k] != nil {
 				v, err := strconv.Atoi(n)
 				if err != nil || v <= 0 {
-					return nil, fmt.Errorf("%s: policy %q: want max-resources=N, N from 1", s.Name, w)
+					return nil, fmt.Errorf("%s: policy %q: want %s=N, N from 1", s.Name, w, k)
 				}
-				p.MaxResources = v
-				continue
-			}
-			if n, ok := strings.CutPrefix(w, "max-roster-items="); ok {
-				v, err := strconv.Atoi(n)
-				if err != nil || v <= 0 {
-					return nil, fmt.Errorf("%s: policy %q: want max-roster-items=N, N from 1", s.Name, w)
-				}
-				p.MaxRosterItems = v
-				continue
-			}
-			if n, ok := strings.CutPrefix(w, "max-directed="); ok {
-				v, err := strconv.Atoi(n)
-				if err != nil || v <= 0 {
-					return nil, fmt.Errorf("%s: policy %q: want max-directed=N, N from 1", s.Name, w)
-				}
-				p.MaxDirected = v
+				countWords[k](&p, v)
 				continue
 			}
 			set, ok := policyWords[w]
