@@ -44,7 +44,10 @@ type conn struct {
 	abort   bool           // EffAbort or a write error: close at once
 	full    bool           // a write did not fit: only the session's answer follows
 	reason  string
-	wake    chan struct{} // cap 1: the writer has work
+	// writing is set while a writer goroutine runs: out starts one when
+	// there is output and none runs; it ends once nothing is pending, so
+	// that an idle connection has no writer goroutine (nor its stack).
+	writing bool
 	// drained is signalled (on mu) when the writer takes the pending
 	// output and when the connection is going: waitOutput waits on it.
 	drained sync.Cond
@@ -54,8 +57,6 @@ type conn struct {
 	wmu sync.Mutex
 	dst io.Writer // raw, then the TLS connection
 
-	done chan struct{} // closed when the reader goroutine ends
-
 	// The negotiation timer.
 	tmu      sync.Mutex
 	negTimer *time.Timer
@@ -64,13 +65,11 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn, id string) *conn {
 	c := &conn{
-		s:    s,
-		id:   id,
-		raw:  nc,
-		log:  s.log.With("conn", id),
-		wake: make(chan struct{}, 1),
-		dst:  nc,
-		done: make(chan struct{}),
+		s:   s,
+		id:  id,
+		raw: nc,
+		log: s.log.With("conn", id),
+		dst: nc,
 	}
 	c.drained.L = &c.mu
 	if rec := s.cfg.Record; rec != nil {
@@ -140,27 +139,28 @@ func (c *conn) out(e fsm.Effect) bool {
 	if c.abort || c.closeAt || c.full {
 		c.drained.Broadcast()
 	}
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if !c.writing {
+		// The reader goroutine has not ended (it sets abort first, and
+		// out starts nothing after that): the WaitGroup is above zero.
+		c.writing = true
+		c.s.wg.Add(1)
+		go c.writeOut()
 	}
 	return fits
 }
 
-// writeLoop sends the output buffer whenever out wakes it, until the
-// connection is closed.
-func (c *conn) writeLoop() {
+// writeOut is the writer goroutine: it sends the output buffer until
+// nothing is pending, or the connection is closed.
+func (c *conn) writeOut() {
 	defer c.s.wg.Done()
-	for {
-		select {
-		case <-c.wake:
-			if !c.send() {
-				return
-			}
-		case <-c.done:
-			c.send()
+	for c.send() {
+		c.mu.Lock()
+		if c.pending == nil || c.pending.Len() == 0 {
+			c.writing = false
+			c.mu.Unlock()
 			return
 		}
+		c.mu.Unlock()
 	}
 }
 
@@ -307,7 +307,6 @@ func (r timedReader) Read(p []byte) (int, error) {
 func (c *conn) serve() {
 	defer c.s.wg.Done()
 	defer c.s.forget(c)
-	defer close(c.done)
 	defer c.stopTimer()
 	c.log.Info("connection accepted", "remote", c.raw.RemoteAddr().String())
 	c.lastRead = time.Now()
@@ -346,6 +345,7 @@ func (c *conn) serve() {
 		cause = c.reason
 	}
 	c.mu.Unlock()
+	c.send() // what is left, then the connection's end
 	if cause == "" {
 		cause = "closed by server"
 	}

@@ -5,9 +5,11 @@
 // connection. It decides nothing about the protocol: package fsm does.
 //
 // Each connection has one reader goroutine, which owns every Step of its
-// session, and one writer goroutine, which sends what the session's steps
-// (its own and those routed to it from other goroutines) put in the
-// connection's capped output buffer.
+// session, and, while there is output to send, one writer goroutine, which
+// sends what the session's steps (its own and those routed to it from
+// other goroutines) put in the connection's capped output buffer. An idle
+// connection holds only its reader goroutine: no writer, and (after a
+// quiet second) no read or write buffer.
 package server
 
 import (
@@ -233,8 +235,8 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
-// start attaches a new connection and starts its goroutines, unless the
-// server is closing.
+// start attaches a new connection and starts its reader goroutine, unless
+// the server is closing.
 func (s *Server) start(nc net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -243,9 +245,8 @@ func (s *Server) start(nc net.Conn) bool {
 	}
 	c := newConn(s, nc, fmt.Sprintf("c%d", s.nextID.Add(1)))
 	s.conns[c] = struct{}{}
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go c.serve()
-	go c.writeLoop()
 	return true
 }
 
