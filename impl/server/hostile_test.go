@@ -52,7 +52,7 @@ const (
 	hostileRoster      = 50
 	hostileDirected    = 100
 	directedFlood      = 20000 // directed presences in DirectedPresenceFlood
-	rosterFlood        = 2000 // roster sets in RosterFlood
+	rosterFlood        = 2000  // roster sets in RosterFlood
 	stormSize          = store.DefaultOfflineLimit + 100
 )
 
