@@ -47,7 +47,7 @@ const noLimit = int64(1<<63 - 1)
 
 func (b *byteReader) init(src io.Reader) {
 	if b.buf == nil {
-		b.buf = make([]byte, bufSize)
+		b.buf = readBufs.Get().(*[bufSize]byte)[:] // the buffer of a reader gone idle
 	}
 	b.base += int64(b.r)
 	b.src = src
