@@ -20,11 +20,23 @@ var conflictPolicies = map[string]fsm.ConflictPolicy{
 	"generate": fsm.ConflictGenerate,
 }
 
+// xmppd's defaults for the limits fsm.DefaultPolicy leaves off (the RFCs
+// set none): without them one client makes the server copy an ever longer
+// list on each stanza, which RFC 6120 §13.9 asks a server to guard
+// against (spec/session.md and spec/im.md, Policies). Each is a flag; 0
+// turns it off.
+const (
+	DefaultMaxResources   = 100
+	DefaultMaxRosterItems = 10000
+	DefaultMaxDirected    = 1000
+)
+
 // limitFlags are serve's flags for the server's limits and policies.
 type limitFlags struct {
 	idle, negotiation       time.Duration
 	maxStanza, maxResources int
 	maxRoster, maxDirected  int
+	maxSASLFailures         int
 	conflict                string
 	subscribeAck, probe     bool
 }
@@ -34,9 +46,10 @@ func (l *limitFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&l.idle, "idle-timeout", server.DefaultIdleTimeout, "close a connection nothing was read from for this long (0: never)")
 	fs.DurationVar(&l.negotiation, "negotiation-timeout", server.DefaultNegotiationTimeout, "close a connection not bound this long after it opened (0: never)")
 	fs.IntVar(&l.maxStanza, "max-stanza", stream.DefaultMaxStanza, "largest stanza accepted, in bytes (at least 10000, RFC 6120 §13.12)")
-	fs.IntVar(&l.maxResources, "max-resources", 0, "most connected resources per account (0: no limit)")
-	fs.IntVar(&l.maxRoster, "max-roster-items", 0, "most items per roster (0: no limit)")
-	fs.IntVar(&l.maxDirected, "max-directed", 0, "most directed-presence targets a session remembers (0: no limit)")
+	fs.IntVar(&l.maxResources, "max-resources", DefaultMaxResources, "most connected resources per account (0: no limit)")
+	fs.IntVar(&l.maxRoster, "max-roster-items", DefaultMaxRosterItems, "most items per roster (0: no limit)")
+	fs.IntVar(&l.maxDirected, "max-directed", DefaultMaxDirected, "most directed-presence targets a session remembers (0: no limit)")
+	fs.IntVar(&l.maxSASLFailures, "max-sasl-failures", 3, "failed SASL attempts before the stream is closed (1 to 255; RFC 6120 §6.4.5 suggests 2 to 5)")
 	fs.StringVar(&l.conflict, "conflict", "replace", "answer to a bind of a resource in use: replace, refuse or generate")
 	fs.BoolVar(&l.subscribeAck, "subscribe-ack", false, "acknowledge a delivered subscription request with unavailable presence (Prosody's extra)")
 	fs.BoolVar(&l.probe, "probe-on-approval", false, "probe a contact whose approval makes the subscription both (Prosody's extra)")
@@ -70,6 +83,10 @@ func (l *limitFlags) config() (server.Config, error) {
 		}
 		*n.to = n.v
 	}
+	if l.maxSASLFailures < 1 || l.maxSASLFailures > 255 {
+		return cfg, usageErr("serve: --max-sasl-failures %d: want 1 to 255", l.maxSASLFailures)
+	}
+	cfg.MaxSASLFailures = uint8(l.maxSASLFailures)
 	c, ok := conflictPolicies[l.conflict]
 	if !ok {
 		return cfg, usageErr("serve: --conflict %q: want replace, refuse or generate", l.conflict)

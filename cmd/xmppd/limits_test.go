@@ -24,6 +24,10 @@ func TestLimitFlags(t *testing.T) {
 		IdleTimeout:        server.DefaultIdleTimeout,
 		NegotiationTimeout: server.DefaultNegotiationTimeout,
 		MaxStanza:          stream.DefaultMaxStanza,
+		MaxResources:       DefaultMaxResources,
+		MaxRosterItems:     DefaultMaxRosterItems,
+		MaxDirected:        DefaultMaxDirected,
+		MaxSASLFailures:    3,
 	}
 	for _, tc := range []struct {
 		args    []string
@@ -43,6 +47,12 @@ func TestLimitFlags(t *testing.T) {
 		{args: []string{"--max-roster-items", "500", "--max-directed", "100"}, want: func(c *server.Config) {
 			c.MaxRosterItems, c.MaxDirected = 500, 100
 		}},
+		{args: []string{"--max-resources", "0", "--max-roster-items", "0", "--max-directed", "0"}, want: func(c *server.Config) {
+			c.MaxResources, c.MaxRosterItems, c.MaxDirected = 0, 0, 0 // no limits
+		}},
+		{args: []string{"--max-sasl-failures", "5"}, want: func(c *server.Config) { c.MaxSASLFailures = 5 }},
+		{args: []string{"--max-sasl-failures", "0"}, wantErr: "--max-sasl-failures 0: want 1 to 255"},
+		{args: []string{"--max-sasl-failures", "256"}, wantErr: "--max-sasl-failures 256: want 1 to 255"},
 		{args: []string{"--conflict", "refuse"}, want: func(c *server.Config) { c.Conflict = fsm.ConflictRefuse }},
 		{args: []string{"--conflict", "generate"}, want: func(c *server.Config) { c.Conflict = fsm.ConflictGenerate }},
 		{args: []string{"--conflict", "replace"}, want: func(c *server.Config) { c.Conflict = fsm.ConflictReplace }},

@@ -78,6 +78,10 @@ type Config struct {
 	// MaxDirected is the most directed-presence targets a session
 	// remembers (fsm.Policy.MaxDirected, S-106); 0 means no limit.
 	MaxDirected int
+	// MaxSASLFailures is the number of failed SASL attempts after which a
+	// stream is closed (fsm.Policy.MaxSASLFailures, S-38); 0 means the
+	// fsm's default.
+	MaxSASLFailures uint8
 	// Conflict is the answer to a bind of a resource another session of
 	// the user holds (fsm.Policy.Conflict, S-54); the zero value replaces
 	// the other session, as the RFC's default.
@@ -156,6 +160,7 @@ func New(cfg Config) (*Server, error) {
 	p.SubscribeAck, p.ProbeOnApproval = cfg.SubscribeAck, cfg.ProbeOnApproval
 	p.MaxResources, p.Conflict = cfg.MaxResources, cfg.Conflict
 	p.MaxRosterItems, p.MaxDirected = cfg.MaxRosterItems, cfg.MaxDirected
+	p.MaxSASLFailures = cfg.MaxSASLFailures
 	p.TLS = cfg.TLS != nil
 	p.RequireTLS = cfg.RequireTLS && cfg.TLS != nil
 	p.Mechanisms = sasl.Mechanisms(sopts)
