@@ -303,40 +303,63 @@ func (r timedReader) Read(p []byte) (int, error) {
 }
 
 // serve is the reader goroutine: it reads events, steps the session and
-// carries out the effects the router leaves to the connection.
+// carries out the effects the router leaves to the connection. Each step
+// is a call of its own (step), so that between steps, when the goroutine
+// waits for input, its stack is shallow: the runtime shrinks the stack of
+// an idle connection's goroutine to what that wait needs.
 func (c *conn) serve() {
 	defer c.s.wg.Done()
 	defer c.s.forget(c)
 	defer c.stopTimer()
-	c.log.Info("connection accepted", "remote", c.raw.RemoteAddr().String())
-	c.lastRead = time.Now()
-	c.reader = stream.NewReader(timedReader{c, c.raw}, stream.ReaderOptions{MaxStanza: c.s.cfg.MaxStanza})
+	c.begin()
 	var cause string
 	if c.carry(c.first) {
 		for {
 			c.waitOutput()
-			ev, err := c.reader.Next()
-			if err != nil {
-				ev = c.readError(err)
-				cause = ev.Text
-				if ev.Kind == fsm.EvTimeout {
-					cause = err.Error()
-				}
-			} else if ev.Kind == fsm.EvXMLError {
-				cause = "xml error: " + ev.Condition
-			} else if ev.Kind == fsm.EvStreamEnd {
-				cause = "closed by client"
-			}
-			if !c.carry(c.rc.Step(ev)) {
-				break
-			}
-			if err != nil {
-				// The reader's error is final: make sure the session ends.
-				c.carry(c.rc.Step(fsm.Event{Kind: fsm.EvConnLost, Text: cause}))
+			c.reader.Wait()
+			if !c.step(&cause) {
 				break
 			}
 		}
 	}
+	c.end(cause)
+}
+
+// begin starts the reader goroutine's work.
+func (c *conn) begin() {
+	c.log.Info("connection accepted", "remote", c.raw.RemoteAddr().String())
+	c.lastRead = time.Now()
+	c.reader = stream.NewReader(timedReader{c, c.raw}, stream.ReaderOptions{MaxStanza: c.s.cfg.MaxStanza})
+}
+
+// step reads the next event and steps the session with it; it reports
+// whether the session goes on, and sets *cause when it ends.
+func (c *conn) step(cause *string) bool {
+	ev, err := c.reader.Next()
+	if err != nil {
+		ev = c.readError(err)
+		*cause = ev.Text
+		if ev.Kind == fsm.EvTimeout {
+			*cause = err.Error()
+		}
+	} else if ev.Kind == fsm.EvXMLError {
+		*cause = "xml error: " + ev.Condition
+	} else if ev.Kind == fsm.EvStreamEnd {
+		*cause = "closed by client"
+	}
+	if !c.carry(c.rc.Step(ev)) {
+		return false
+	}
+	if err != nil {
+		// The reader's error is final: make sure the session ends.
+		c.carry(c.rc.Step(fsm.Event{Kind: fsm.EvConnLost, Text: *cause}))
+		return false
+	}
+	return true
+}
+
+// end finishes the connection once its session ended.
+func (c *conn) end(cause string) {
 	c.mu.Lock()
 	if !c.closeAt && !c.abort {
 		c.abort = true // the session ended without closing: EvConnLost

@@ -43,3 +43,16 @@ func (b *byteReader) grow() {
 	copy(full[:], b.buf[:b.w])
 	b.buf = full[:]
 }
+
+// Wait returns once there is input for Next, or the connection failed
+// (Next then says how); at once when read input waits to be parsed. A
+// reader goroutine that waits for input here, between its steps, rather
+// than deep inside Next, waits on a shallow stack, which the runtime
+// shrinks while the connection is idle.
+func (r *Reader) Wait() {
+	b := &r.br
+	if r.done || r.err != nil || b.r < b.w || b.bad || b.err != nil {
+		return
+	}
+	b.fill()
+}

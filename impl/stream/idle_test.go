@@ -90,3 +90,34 @@ func TestReaderIdle(t *testing.T) {
 		t.Errorf("buffer sizes of the reads: %v", src.sizes)
 	}
 }
+
+// Wait reads only when nothing read waits to be parsed, and what it read
+// is what Next parses next; after the end of the input it returns at once
+// and Next reports the end.
+func TestReaderWait(t *testing.T) {
+	const hdr = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>"
+	src := &idleSource{chunks: []string{hdr + "<presence/>", "", "<message/>"}}
+	r := NewReader(src, ReaderOptions{})
+	r.Wait()
+	if len(src.sizes) != 1 {
+		t.Fatalf("Wait made %d reads, want 1", len(src.sizes))
+	}
+	for _, want := range []fsm.EventKind{fsm.EvStreamOpen, fsm.EvElement} {
+		r.Wait() // input is buffered: no read
+		if ev, err := r.Next(); err != nil || ev.Kind != want {
+			t.Fatalf("Next: %v %v, want %v", ev.Kind, err, want)
+		}
+	}
+	if len(src.sizes) != 1 {
+		t.Fatalf("%d reads for buffered input, want 1", len(src.sizes))
+	}
+	r.Wait() // a quiet period, then <message/>
+	if ev, err := r.Next(); err != nil || ev.Kind != fsm.EvElement || ev.Elem.Tag != "message" {
+		t.Fatalf("Next after Wait: %v %v", ev.Kind, err)
+	}
+	r.Wait()
+	r.Wait()
+	if _, err := r.Next(); err != io.EOF {
+		t.Fatalf("Next at the end: %v, want EOF", err)
+	}
+}
