@@ -108,7 +108,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fs.IntVar(&o.perSender, "k", 200, "messages each client sends to its partner")
 		fs.IntVar(&o.window, "w", 10, "messages in flight per sender")
 		fs.Float64Var(&o.rate, "rate", 0, "fixed offered rate, messages/s over all senders (0: as fast as the window allows)")
-		fs.DurationVar(&o.grace, "grace", 5*time.Second, "how long to wait for messages after the last send")
+		fs.DurationVar(&o.grace, "grace", 5*time.Second, "how long to wait with no message arriving before counting the rest lost")
 		workload = func(ctx context.Context) (any, bool) {
 			o.conc = *conc
 			r := runMessages(ctx, t, o)
@@ -117,7 +117,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "presence":
 		contacts := fs.Int("contacts", 100, "contacts online")
 		changes := fs.Int("changes", 20, "presence changes broadcast")
-		grace := fs.Duration("grace", 30*time.Second, "how long to wait for the broadcasts")
+		grace := fs.Duration("grace", 10*time.Second, "how long to wait with no broadcast arriving before counting the rest lost")
 		workload = func(ctx context.Context) (any, bool) {
 			r := runPresence(ctx, t, *contacts, *changes, *conc, *grace)
 			return r, r.Lost == 0 && r.Duplicates == 0 && r.SubscribeErr == 0 && len(r.LoginFailed) == 0

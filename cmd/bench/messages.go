@@ -85,6 +85,7 @@ func runMessages(ctx context.Context, t *target, o msgOptions) msgResult {
 	var total int64 = int64(len(flows) * o.perSender)
 	var delivered atomic.Int64
 	var unexpected atomic.Int64
+	var lastAt atomic.Int64 // UnixNano of the latest delivery
 	allIn := make(chan struct{})
 	var closeOnce sync.Once
 
@@ -116,6 +117,7 @@ func runMessages(ctx context.Context, t *target, o msgOptions) msgResult {
 				}
 				f.lat = append(f.lat, time.Duration(now-f.sentAt[seq].Load()))
 				f.recv.Add(1)
+				lastAt.Store(now)
 				if o.rate == 0 {
 					select {
 					case <-f.window:
@@ -182,21 +184,14 @@ func runMessages(ctx context.Context, t *target, o msgOptions) msgResult {
 			}
 		})
 	}
-	sendersDone := make(chan struct{})
-	go func() { swg.Wait(); close(sendersDone) }()
-	// Wait for everything, bounded: the context's deadline while sending,
-	// then the grace period for what is still on its way.
-	select {
-	case <-allIn:
-	case <-ctx.Done():
-	case <-sendersDone:
-		select {
-		case <-allIn:
-		case <-ctx.Done():
-		case <-time.After(o.grace):
-		}
-	}
+	// Wait for everything, bounded: by the context's deadline, and by the
+	// grace period without any delivery (a lost message holds a window
+	// slot for ever, so waiting for the senders would not do).
+	waitProgress(ctx, allIn, &delivered, o.grace)
 	el := time.Since(start)
+	if l := lastAt.Load(); l != 0 {
+		el = time.Duration(l - start.UnixNano()) // up to the last delivery, not the grace period
+	}
 	cpu1 := t.cpu()
 	close(stop)
 	closeAll(cs)
@@ -222,4 +217,26 @@ func runMessages(ctx context.Context, t *target, o msgOptions) msgResult {
 		res.ServerCPUus = float64((cpu1 - cpu0).Microseconds()) / float64(res.Delivered)
 	}
 	return res
+}
+
+// waitProgress returns when done is closed, ctx ends, or count has not
+// changed for grace.
+func waitProgress(ctx context.Context, done <-chan struct{}, count *atomic.Int64, grace time.Duration) {
+	tick := time.NewTicker(min(grace/4, 100*time.Millisecond))
+	defer tick.Stop()
+	last, since := count.Load(), time.Now()
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			if c := count.Load(); c != last {
+				last, since = c, now
+			} else if now.Sub(since) >= grace {
+				return
+			}
+		}
+	}
 }

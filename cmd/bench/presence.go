@@ -97,6 +97,7 @@ func runPresence(ctx context.Context, t *target, contacts, changes, conc int, gr
 	// The measured part: changes presence broadcasts.
 	res.Expected = int64(contacts * changes)
 	var delivered, dups atomic.Int64
+	var lastAt atomic.Int64 // UnixNano of the latest broadcast received
 	sentAt := make([]atomic.Int64, changes)
 	lats := make([][]time.Duration, contacts)
 	allIn := make(chan struct{})
@@ -126,6 +127,7 @@ func runPresence(ctx context.Context, t *target, contacts, changes, conc int, gr
 				}
 				got[n] = true
 				lats[ci] = append(lats[ci], time.Duration(now-sentAt[n].Load()))
+				lastAt.Store(now)
 				if delivered.Add(1) == res.Expected {
 					once.Do(func() { close(allIn) })
 				}
@@ -144,12 +146,11 @@ func runPresence(ctx context.Context, t *target, contacts, changes, conc int, gr
 			break
 		}
 	}
-	select {
-	case <-allIn:
-	case <-ctx.Done():
-	case <-time.After(grace):
-	}
+	waitProgress(ctx, allIn, &delivered, grace)
 	el := time.Since(start)
+	if l := lastAt.Load(); l != 0 {
+		el = time.Duration(l - start.UnixNano()) // up to the last broadcast, not the grace period
+	}
 	cpu1 := t.cpu()
 	closeAll(cs)
 	rwg.Wait()
