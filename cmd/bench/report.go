@@ -207,6 +207,7 @@ func (res results) markdown(w io.Writer) {
 			switch {
 			case !have || !judged:
 				met = "not measured"
+				goal, _, _ = strings.Cut(goal, " (") // no peer figure to quote
 			case ok:
 				met = "yes"
 			default:
