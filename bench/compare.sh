@@ -1,6 +1,7 @@
 #!/bin/bash
 # bench/compare.sh: xmppd, Prosody and ejabberd side by side on loopback.
 #
+# Builds xmppd and the bench from the last commit (git archive HEAD).
 # Starts each server fresh for each group of figures (from a data template
 # holding the registered accounts), runs the same cmd/bench workloads
 # against each, RUNS times, and writes BENCHMARKS.md (the median of the
@@ -279,8 +280,14 @@ mkdir -p "$BIN" "$OUT"
 rm -f "$RESULTS" "$PROBLEMS" "$OUT/bench.log"
 touch "$PROBLEMS"
 chmod 755 "$BASE"
-log "building"
-(cd "$ROOT" && go build -o "$BIN/xmppd" ./cmd/xmppd && go build -o "$BIN/bench" ./cmd/bench)
+# Build from the last commit, not the working tree: the figures are those of
+# a commit, whatever is being edited.
+log "building the last commit"
+COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD)
+rm -rf "$BASE/src"
+mkdir -p "$BASE/src"
+(cd "$ROOT" && git archive HEAD) | tar -x -C "$BASE/src"
+(cd "$BASE/src" && go build -o "$BIN/xmppd" ./cmd/xmppd && go build -o "$BIN/bench" ./cmd/bench)
 START=$(date -u +"%Y-%m-%d %H:%M UTC")
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -338,7 +345,7 @@ cp "$RESULTS" "$HERE/results.jsonl"
 	echo "## Machine and versions"
 	echo
 	echo "- \`nproc\`: $(nproc); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo); kernel $(uname -r)"
-	echo "- xmppd: commit $(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- impl cmd fsm jid 2>/dev/null || echo ' (with uncommitted changes in the tree)'), $(go version | cut -d' ' -f3-)"
+	echo "- xmppd: commit $COMMIT, $(go version | cut -d' ' -f3-)"
 	echo "- Prosody: $(dpkg-query -W -f '${Version}' prosody) (Debian), $(lua5.4 -v 2>&1 | cut -d' ' -f1-2), network backend $(prosodyctl about 2>/dev/null | awk '/^Backend:/ {print $2; exit}')"
 	echo "- ejabberd: $(dpkg-query -W -f '${Version}' ejabberd) (Debian), Erlang/OTP $(erl -noshell -eval 'io:format("~s", [erlang:system_info(otp_release)]), halt().' 2>/dev/null)"
 	echo
