@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/google/go-cmp/cmp"
 	"github.com/xmppfsm/xmppfsm/fsm"
 	"github.com/xmppfsm/xmppfsm/impl/server"
@@ -165,4 +166,53 @@ func startServe(t *testing.T, args ...string) (string, func()) {
 		t.Fatal("serve did not start")
 	}
 	return "", nil
+}
+
+// TestServeAppliesLimits: the limits reach the running server, not only
+// the parsed config: --max-roster-items 1 refuses a second contact (I-51),
+// --max-directed 1 a second directed-presence target (S-106) and
+// --max-sasl-failures 1 closes the stream at the first failure (S-38).
+func TestServeAppliesLimits(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	e, _ := testEnv(context.Background(), "secret\n")
+	if err := runWith(e, []string{"user", "add", "alice", "--password-stdin", "--data", data}); err != nil {
+		t.Fatal(err)
+	}
+	addr, stop := startServe(t, "--data", data, "--insecure-plain",
+		"--max-roster-items", "1", "--max-directed", "1", "--max-sasl-failures", "1")
+	defer stop()
+
+	alice := xclient.Dial(t, addr, "localhost")
+	alice.Login("alice", "secret", "pc")
+	alice.Send(`<iq type='set' id='s1'><query xmlns='jabber:iq:roster'><item jid='bob@localhost'/></query></iq>`)
+	if iq := alice.Expect("iq"); iq.SelectAttrValue("type", "") != "result" {
+		t.Fatalf("first roster set: %s", fsm.XML(iq))
+	}
+	alice.Send(`<iq type='set' id='s2'><query xmlns='jabber:iq:roster'><item jid='carol@localhost'/></query></iq>`)
+	wantResourceConstraint(t, "second roster set", alice.Expect("iq"))
+
+	alice.Send(`<presence/>`)
+	alice.Expect("presence") // its own, broadcast back
+	alice.Send(`<presence to='dave@localhost'/>`)
+	alice.Send(`<presence to='erin@localhost' id='d2'/>`)
+	wantResourceConstraint(t, "second directed presence", alice.Expect("presence"))
+
+	wrong := xclient.Dial(t, addr, "localhost")
+	wrong.Open()
+	if el := wrong.Plain("alice", "wrong"); el.Tag != "failure" {
+		t.Fatalf("wrong password: <%s>", el.Tag)
+	}
+	if cond := wrong.ExpectStreamError(); cond != "policy-violation" {
+		t.Errorf("after one failure with --max-sasl-failures 1: stream error %q, want policy-violation", cond)
+	}
+}
+
+// wantResourceConstraint fails the test unless el is a stanza error of
+// type wait with the condition resource-constraint.
+func wantResourceConstraint(t *testing.T, what string, el *etree.Element) {
+	t.Helper()
+	e := el.SelectElement("error")
+	if el.SelectAttrValue("type", "") != "error" || e == nil || e.SelectAttrValue("type", "") != "wait" || e.SelectElement("resource-constraint") == nil {
+		t.Errorf("%s: %s, want a wait/resource-constraint error", what, fsm.XML(el))
+	}
 }

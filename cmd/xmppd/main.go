@@ -341,27 +341,20 @@ func serve(e *env, args []string) error {
 		rec = d
 		log.Info("recording sessions", "dir", *recordDir)
 	}
-	srv, err := server.New(server.Config{
-		// Limits and policies (limits.go).
-		IdleTimeout:        lc.IdleTimeout,
-		NegotiationTimeout: lc.NegotiationTimeout,
-		MaxStanza:          lc.MaxStanza,
-		MaxResources:       lc.MaxResources,
-		Conflict:           lc.Conflict,
-		SubscribeAck:       lc.SubscribeAck,
-		ProbeOnApproval:    lc.ProbeOnApproval,
-
-		Domains:       domains,
-		C2S:           *c2s,
-		TLS:           &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		RequireTLS:    *requireTLS,
-		InsecurePlain: *insecurePlain,
-		Store:         st,
-		Iterations:    iterations,
-		SASLSecret:    secret,
-		Logger:        log,
-		Record:        rec,
-	})
+	// The limits and policies come whole from limits.go's config, so that
+	// a new flag there cannot be dropped here.
+	cfg := lc
+	cfg.Domains = domains
+	cfg.C2S = *c2s
+	cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	cfg.RequireTLS = *requireTLS
+	cfg.InsecurePlain = *insecurePlain
+	cfg.Store = st
+	cfg.Iterations = iterations
+	cfg.SASLSecret = secret
+	cfg.Logger = log
+	cfg.Record = rec
+	srv, err := server.New(cfg)
 	if err != nil {
 		return err
 	}
