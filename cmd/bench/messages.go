@@ -47,7 +47,7 @@ type flow struct {
 type msgOptions struct {
 	pairs, perSender, window, conc int
 	rate                           float64       // total messages/s; 0: window mode
-	grace                          time.Duration // how long to wait for the last messages
+	grace                          time.Duration // how long to wait without a delivery before counting the rest lost
 	drop                           func(seq int) bool
 }
 
