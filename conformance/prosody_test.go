@@ -83,7 +83,7 @@ var deviations = map[string]deviation{
 	"sasl_after_auth.scs": {prosody: "line 35: mismatch", ours: "", rule: "S-43",
 		what: "'<response/>' after authentication (Juliet, line 32): Prosody answers the SASL failure not-authorized \"Out of order SASL element\" and keeps the stream; ours closes it with unsupported-stanza-type. '<auth/>' after authentication (line 25) gets unsupported-stanza-type from both; Prosody answers '<abort/>' with the failure aborted"},
 	"server_iq.scs": {prosody: "line 30: mismatch", ours: "", rule: "S-69 I-50",
-		what: "disco#info of the server: Prosody's identity has name='Prosody' and it lists more features (jabber:iq:roster, msgoffline, urn:xmpp:blocking); the script matches the query strictly"},
+		what: "disco#info of the server: Prosody's identity has name='Prosody' and it lists more features (jabber:iq:roster, urn:xmpp:blocking; both list msgoffline); the script matches the query strictly"},
 	"subscribe_from_subscriber.scs": {prosody: "line 54: unexpected stanza", ours: "", rule: "I-37",
 		what: "a subscribe from a contact who already has a subscription: both servers answer subscribed themselves and send the user's available presence once; Prosody sends that presence a second time (line 54)"},
 	"subscribe_request.scs": {prosody: "line 61: mismatch", ours: "", rule: "I-31 I-35 I-43 S-75 I-11",
@@ -226,9 +226,12 @@ func prosodyTarget(t *testing.T) (addr, restart string) {
 var prosodyOnly = []string{"blocking", "issue505", "issue978", "issue978-multi", "issue1224"}
 
 // TestProsodyOnlyScripts runs prosodyOnly against Prosody, where they must
-// pass (the runner reads Prosody's own scripts as Prosody means them), and
-// against our server in process, where they must fail: when one passes,
-// xmppd serves what it needs and it belongs in TestProsodyDifferential.
+// pass, and against our server in process, where they must fail. It checks
+// the runner (it reads Prosody's own MUC and blocking scripts as Prosody
+// means them, over TCP) and keeps a record that xmppd does not serve them:
+// it tests nothing of xmppd's behaviour, and when one passes in process,
+// xmppd serves what it needs and the script belongs in
+// TestProsodyDifferential.
 func TestProsodyOnlyScripts(t *testing.T) {
 	addr, restart := prosodyTarget(t)
 	if restart == "" {
@@ -254,8 +257,9 @@ func TestProsodyOnlyScripts(t *testing.T) {
 	}
 }
 
-// hasPolicyTag reports whether s declares a policy (TestTCPCorpus skips
-// those: server.Config cannot set one).
+// hasPolicyTag reports whether s declares a policy. TestTCPCorpus skips
+// those: its servers run the loopback configuration, and Prosody cannot be
+// told a script's policy at all.
 func hasPolicyTag(s *Script) bool {
 	for _, tag := range s.Tags {
 		if strings.HasPrefix(tag, PolicyTag) {

@@ -77,14 +77,16 @@ func (m *userMachine) outboundSubscription(from, contact string, k SubKind, el *
 		return
 	}
 	item, had := u.Roster.Item(contact)
-	if !had && (k == Subscribe || k == Subscribed) && u.policy().rosterFull(len(u.Roster.Items)) {
-		// I-52: it would add an item to a full roster.
+	st := u.subState(contact)
+	row, _ := OutboundRow(st, k)
+	preApproval := row.PreApproval && u.policy().PreApproval
+	if !had && (preApproval || row.Next.Sub != SubNone || row.Next.PendingOut) && u.policy().rosterFull(len(u.Roster.Items)) {
+		// I-52: it would add an item to a full roster (a stanza that
+		// leaves a stranger a stranger adds none and goes on).
 		m.bounce(from, contact, el, errWait, "resource-constraint")
 		return
 	}
-	st := u.subState(contact)
-	row, _ := OutboundRow(st, k)
-	if row.PreApproval && u.policy().PreApproval {
+	if preApproval {
 		if !item.Approved {
 			m.preApprove(contact, st) // I-33
 		}

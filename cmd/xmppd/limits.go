@@ -22,7 +22,7 @@ var conflictPolicies = map[string]fsm.ConflictPolicy{
 
 // xmppd's defaults for the limits fsm.DefaultPolicy leaves off (the RFCs
 // set none): without them one client makes the server copy an ever longer
-// list on each stanza, which RFC 6120 §13.9 asks a server to guard
+// list on each stanza, which RFC 6120 §13.12 asks a server to guard
 // against (spec/session.md and spec/im.md, Policies). Each is a flag; 0
 // turns it off.
 const (
