@@ -1,22 +1,16 @@
 package conformance
 
 import (
-	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"io"
-	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/xmppfsm/xmppfsm/impl/sasl"
 	"github.com/xmppfsm/xmppfsm/impl/server"
-	"github.com/xmppfsm/xmppfsm/impl/store/memstore"
+	"github.com/xmppfsm/xmppfsm/impl/server/servertest"
 )
 
 // tcpIterations is the PBKDF2 iteration count of the test accounts: low,
@@ -36,63 +30,27 @@ func startServer(t *testing.T, s *Script, tlsCfg *tls.Config) string {
 }
 
 // startServerWith is startServer with Prosody's two subscription extras
-// (server.Config SubscribeAck and ProbeOnApproval) on or off.
+// (server.Config SubscribeAck and ProbeOnApproval) on or off. A client
+// whose local part an earlier client declared shares its account.
 func startServerWith(t *testing.T, s *Script, tlsCfg *tls.Config, prosodyExtras bool) string {
 	t.Helper()
-	st := memstore.New(memstore.Options{})
-	done := map[string]bool{}
+	accounts := map[string]string{}
 	for _, c := range s.Clients {
 		local, _, _, err := splitJID(c.JID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if done[local] {
-			continue
-		}
-		done[local] = true
-		creds, err := sasl.NewCredentials(c.Password, tcpIterations, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := creds.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.CreateAccount(local, b); err != nil {
-			t.Fatal(err)
+		if _, ok := accounts[local]; !ok {
+			accounts[local] = c.Password
 		}
 	}
-	srv, err := server.New(server.Config{
-		Domains:         []string{"localhost"},
-		Store:           st,
+	return servertest.Start(t, server.Config{
 		TLS:             tlsCfg,
 		InsecurePlain:   true,
 		Iterations:      tcpIterations,
 		SubscribeAck:    prosodyExtras,
 		ProbeOnApproval: prosodyExtras,
-		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; !errors.Is(err, server.ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
-		st.Close()
-	})
-	return ln.Addr().String()
+	}, accounts).Addr
 }
 
 // knownTCPFailure is a script that fails over TCP against impl/server,
@@ -219,18 +177,9 @@ func TestTCPProsodyCore(t *testing.T) {
 // TestTCPStartTLS logs in over STARTTLS (a self-signed certificate the
 // client trusts) and runs a corpus script.
 func TestTCPStartTLS(t *testing.T) {
-	certPEM, keyPEM, err := server.SelfSigned([]string{"localhost"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(certPEM)
+	srvTLS, cliTLS, _ := servertest.TLS(t)
 	s := parseFile(t, filepath.Join(corpusDir, "message_full_jid.scs"))
-	addr := startServer(t, s, &tls.Config{Certificates: []tls.Certificate{cert}})
+	addr := startServer(t, s, srvTLS)
 
 	opts := tcpTestOptions
 	// Without a TLS configuration the target logs in without TLS (the
@@ -238,7 +187,7 @@ func TestTCPStartTLS(t *testing.T) {
 	if res := Run(s, NewTCP(addr, opts)); !res.Passed() {
 		t.Errorf("without TLS:\n%s", res)
 	}
-	opts.TLSConfig = &tls.Config{RootCAs: roots}
+	opts.TLSConfig = cliTLS
 	target := NewTCP(addr, opts)
 	if res := Run(s, target); !res.Passed() {
 		t.Errorf("with STARTTLS:\n%s", res)

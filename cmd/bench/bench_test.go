@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
-	"log/slog"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -14,7 +11,7 @@ import (
 
 	"github.com/xmppfsm/xmppfsm/impl/sasl"
 	"github.com/xmppfsm/xmppfsm/impl/server"
-	"github.com/xmppfsm/xmppfsm/impl/store/memstore"
+	"github.com/xmppfsm/xmppfsm/impl/server/servertest"
 )
 
 // startServer runs impl/server on loopback, plaintext with PLAIN allowed,
@@ -22,47 +19,13 @@ import (
 // for it.
 func startServer(t *testing.T, users int) *target {
 	t.Helper()
-	st := memstore.New(memstore.Options{})
-	creds, err := sasl.NewCredentials("password", sasl.DefaultIterations, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := creds.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	accounts := map[string]string{}
 	for i := 1; i <= users; i++ {
-		if err := st.CreateAccount("user"+strconv.Itoa(i), b); err != nil {
-			t.Fatal(err)
-		}
+		accounts["user"+strconv.Itoa(i)] = "password"
 	}
-	srv, err := server.New(server.Config{
-		Domains:       []string{"localhost"},
-		Store:         st,
-		InsecurePlain: true,
-		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; !errors.Is(err, server.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	srv := servertest.Start(t, server.Config{InsecurePlain: true, Iterations: sasl.DefaultIterations}, accounts)
 	return &target{
-		addr: ln.Addr().String(), domain: "localhost", prefix: "user", first: 1,
+		addr: srv.Addr, domain: "localhost", prefix: "user", first: 1,
 		creds:   &credentials{mech: "PLAIN", password: "password"},
 		pids:    pidList{os.Getpid()},
 		timeout: 10 * time.Second,

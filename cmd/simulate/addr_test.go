@@ -20,7 +20,7 @@ var loginChatAccounts = map[string]string{"romeo": "password", "juliet": "secret
 // address and a file holding its certificate, for --ca.
 func startTLSServer(t *testing.T) (addr, caFile string) {
 	t.Helper()
-	cfg, certPEM := selfSignedTLS(t)
+	cfg, _, certPEM := servertest.TLS(t)
 	srv := servertest.Start(t, server.Config{TLS: cfg, RequireTLS: true}, loginChatAccounts)
 	caFile = filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(caFile, certPEM, 0o600); err != nil {

@@ -3,19 +3,16 @@ package server_test
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/xdg-go/scram"
-	"github.com/xmppfsm/xmppfsm/impl/sasl"
 	"github.com/xmppfsm/xmppfsm/impl/server"
+	"github.com/xmppfsm/xmppfsm/impl/server/servertest"
 	"github.com/xmppfsm/xmppfsm/impl/server/xclient"
 	"github.com/xmppfsm/xmppfsm/impl/store/memstore"
 )
@@ -25,58 +22,23 @@ const iterations = 4096 // xdg-go/scram's client refuses fewer
 type testServer struct {
 	srv  *server.Server
 	addr string
-	logs *logBuf
+	logs *servertest.Logs
 }
 
-// start runs a server on 127.0.0.1:0 with accounts alice and bob.
+// start runs a server on 127.0.0.1:0 with accounts alice and bob, its
+// logs kept; mod may change its configuration, its Store included (a
+// memstore until then).
 func start(t *testing.T, mod func(*server.Config)) *testServer {
 	t.Helper()
 	st := memstore.New(memstore.Options{})
-	for user, pass := range map[string]string{"alice": "wonderland", "bob": "builder"} {
-		creds, err := sasl.NewCredentials(pass, iterations, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := creds.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.CreateAccount(user, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	logs := &logBuf{}
-	cfg := server.Config{
-		Domains:    []string{"localhost"},
-		Store:      st,
-		Iterations: iterations,
-		Logger:     slog.New(slog.NewTextHandler(logs, nil)),
-	}
+	t.Cleanup(func() { st.Close() }) // after the server's Stop
+	logs := &servertest.Logs{}
+	cfg := server.Config{Store: st, Iterations: iterations, Logger: logs.Logger()}
 	if mod != nil {
 		mod(&cfg)
 	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; !errors.Is(err, server.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-		st.Close()
-	})
-	return &testServer{srv: srv, addr: ln.Addr().String(), logs: logs}
+	ts := servertest.Start(t, cfg, map[string]string{"alice": "wonderland", "bob": "builder"})
+	return &testServer{srv: ts.Server, addr: ts.Addr, logs: logs}
 }
 
 func plain(c *server.Config) { c.InsecurePlain = true }
@@ -198,22 +160,11 @@ func TestIdleTimeout(t *testing.T) {
 	}
 }
 
+// tlsConfigs returns a server's and a client's TLS configuration for
+// localhost (servertest.TLS).
 func tlsConfigs(t *testing.T) (srv, cli *tls.Config) {
-	t.Helper()
-	certPEM, keyPEM, err := server.SelfSigned([]string{"localhost"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(certPEM) {
-		t.Fatal("bad certificate")
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		&tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}
+	srv, cli, _ = servertest.TLS(t)
+	return srv, cli
 }
 
 func TestStartTLSScram(t *testing.T) {
@@ -268,22 +219,4 @@ func TestStartTLSScramPlus(t *testing.T) {
 	}
 	c.Restart()
 	c.Bind("plus")
-}
-
-// logBuf collects the server's logs; it is safe for concurrent use.
-type logBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -1,6 +1,7 @@
 // Package servertest runs impl/server on a free loopback port for tests,
 // as net/http/httptest does for HTTP servers: accounts in an in-memory
-// store, the server shut down at the end of the test.
+// store, the server shut down at the end of the test; TLS makes a
+// self-signed STARTTLS configuration for it and Logs collects its logs.
 package servertest
 
 import (
@@ -15,6 +16,7 @@ import (
 
 	"github.com/xmppfsm/xmppfsm/impl/sasl"
 	"github.com/xmppfsm/xmppfsm/impl/server"
+	"github.com/xmppfsm/xmppfsm/impl/store"
 	"github.com/xmppfsm/xmppfsm/impl/store/memstore"
 )
 
@@ -31,15 +33,18 @@ type Server struct {
 	Server *server.Server
 
 	t       testing.TB
-	st      *memstore.Store
+	own     *memstore.Store // the store Start made, if it made one
 	served  chan error
 	stopped sync.Once
 }
 
 // Start runs a server with cfg, for domain localhost unless cfg.Domains is
-// set, with an account for each local part of accounts and its password,
-// and no logs unless cfg.Logger is set. cfg.Store is ignored: the accounts
-// live in a memstore. The server stops at the end of the test, or at Stop.
+// set, with an account for each local part of accounts and its password
+// (made with cfg.Iterations, Iterations when that is 0), and no logs
+// unless cfg.Logger is set (Logs collects them). The accounts are created
+// in cfg.Store when it is set, which stays the caller's to close; else in
+// a memstore that Stop closes. The server stops at the end of the test,
+// or at Stop.
 func Start(t testing.TB, cfg server.Config, accounts map[string]string) *Server {
 	t.Helper()
 	if len(cfg.Domains) == 0 {
@@ -51,9 +56,33 @@ func Start(t testing.TB, cfg server.Config, accounts map[string]string) *Server 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	st := memstore.New(memstore.Options{})
+	var own *memstore.Store
+	if cfg.Store == nil {
+		own = memstore.New(memstore.Options{})
+		cfg.Store = own
+	}
+	AddAccounts(t, cfg.Store, cfg.Iterations, accounts)
+	srv, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Addr: ln.Addr().String(), Server: srv, t: t, own: own, served: make(chan error, 1)}
+	go func() { s.served <- srv.Serve(ln) }()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// AddAccounts creates in st an account for each local part of accounts
+// with its password, its SCRAM credentials made with iterations; a
+// failure fails the test.
+func AddAccounts(t testing.TB, st store.Store, iterations int, accounts map[string]string) {
+	t.Helper()
 	for user, pass := range accounts {
-		creds, err := sasl.NewCredentials(pass, cfg.Iterations, nil)
+		creds, err := sasl.NewCredentials(pass, iterations, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,19 +94,6 @@ func Start(t testing.TB, cfg server.Config, accounts map[string]string) *Server 
 			t.Fatal(err)
 		}
 	}
-	cfg.Store = st
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &Server{Addr: ln.Addr().String(), Server: srv, t: t, st: st, served: make(chan error, 1)}
-	go func() { s.served <- srv.Serve(ln) }()
-	t.Cleanup(s.Stop)
-	return s
 }
 
 // Stop shuts the server down and waits until every connection has ended
@@ -93,6 +109,8 @@ func (s *Server) Stop() {
 		if err := <-s.served; !errors.Is(err, server.ErrServerClosed) {
 			s.t.Errorf("serve: %v", err)
 		}
-		s.st.Close()
+		if s.own != nil {
+			s.own.Close()
+		}
 	})
 }
