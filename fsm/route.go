@@ -253,7 +253,10 @@ func (m *userMachine) sharesPresence(from string) bool {
 }
 
 // flush delivers the stored offline messages to the resource that asked
-// for them, each with a delay stamp, and deletes them (I-27).
+// for them, each with a delay stamp, and deletes them (I-27): the hub
+// deletes only those of the deliveries it handed to the live session
+// (UEffDeleteOffline), so a session that closes halfway through, its output
+// full, loses none.
 func (m *userMachine) flush(to string, msgs []StoredMessage) {
 	u := &m.u
 	if u.resource(to) < 0 || len(msgs) == 0 {

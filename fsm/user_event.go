@@ -105,7 +105,17 @@ const (
 	// UEffLoadOffline: load the stored messages and answer with
 	// UEvOfflineLoaded for resource To.
 	UEffLoadOffline
-	// UEffDeleteOffline: delete the first Count stored messages.
+	// UEffDeleteOffline: delete stored messages that were just delivered,
+	// oldest first. It ends the step that flushes them (I-27), whose Count
+	// UEffDeliver effects before it carry the Count oldest stored messages
+	// in order. The hub deletes as many of them as it handed over, counted
+	// from the first of those deliveries up to the first it did not hand
+	// over: a delivery is handed over when the target session was open when
+	// stepped with it (EvRouted) and the connection's output refused none
+	// of that step's writes (S-98 closes a session whose output is full).
+	// Handed over means appended to the connection's output, not read by the
+	// client: without XEP-0198 the server cannot know that. A message not
+	// handed over, and every one after it, stays stored for the next flush.
 	UEffDeleteOffline
 
 	numUserEffectKinds
@@ -143,5 +153,5 @@ type UserEffect struct {
 	Directed []string
 	Item     RosterItem // UEffSaveItem, UEffRemoveItem
 	Version  uint64     // UEffSaveItem, UEffRemoveItem
-	Count    int        // UEffDeleteOffline
+	Count    int        // UEffDeleteOffline: at most this many
 }

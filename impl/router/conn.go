@@ -75,7 +75,10 @@ func (c *Conn) Step(ev fsm.Event) []fsm.Effect {
 // or belong to the connection in rest. When own is false (the connection
 // did not make the step) the connection's effects go to out instead and
 // rest is nil. A session that closes is detached and loses its resources.
-func (c *Conn) stepConn(ev fsm.Event, own bool, jobs []userJob) (_ []userJob, rest []fsm.Effect) {
+// taken reports whether the session was open when stepped and out refused
+// none of the step's writes: for EvRouted, that the stanza was handed over
+// (fsm.UEffDeleteOffline).
+func (c *Conn) stepConn(ev fsm.Event, own bool, jobs []userJob) (_ []userJob, rest []fsm.Effect, taken bool) {
 	r := c.r
 	switch ev.Kind {
 	case fsm.EvConnect:
@@ -92,6 +95,7 @@ func (c *Conn) stepConn(ev fsm.Event, own bool, jobs []userJob) (_ []userJob, re
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	open := c.s.Phase != fsm.Closed
 	buf := effectBufs.Get().(*[]fsm.Effect)
 	defer putEffectBuf(buf)
 	next, effects := fsm.StepAppend(c.s, ev, (*buf)[:0])
@@ -123,7 +127,7 @@ func (c *Conn) stepConn(ev fsm.Event, own bool, jobs []userJob) (_ []userJob, re
 		c.held = nil
 		r.conns.deleteIf(c.id, c)
 	}
-	return jobs, rest
+	return jobs, rest, open && !overflow
 }
 
 // effectBufs recycles the effect buffers of session steps: stepConn
@@ -189,7 +193,7 @@ func (c *Conn) releaseLocked(user, resource string) {
 // user events it produced; then the answers, each another stepOwn.
 func (w *run) stepOwn(c *Conn, ev fsm.Event, ret *[]fsm.Effect) {
 	c.order.Lock()
-	jobs, rest := c.stepConn(ev, true, w.jobs[:0])
+	jobs, rest, _ := c.stepConn(ev, true, w.jobs[:0])
 	for _, j := range jobs {
 		w.stepUser(j.user, j.ev)
 	}
@@ -218,7 +222,7 @@ func (w *run) stepOwn(c *Conn, ev fsm.Event, ret *[]fsm.Effect) {
 // out.
 func (w *run) stepForeign(c *Conn, ev fsm.Event) {
 	c.order.Lock()
-	jobs, _ := c.stepConn(ev, false, nil)
+	jobs, _, _ := c.stepConn(ev, false, nil)
 	for _, j := range jobs {
 		w.stepUser(j.user, j.ev)
 	}

@@ -188,8 +188,10 @@ type Stats struct {
 	// StoreErrors counts other failed store calls; see the package
 	// documentation for what each failure does.
 	StoreErrors uint64
-	// Undeliverable counts UEffDeliver to a full JID that no connection
-	// holds any more (it closed between the user's step and the delivery).
+	// Undeliverable counts UEffDeliver not handed over: to a full JID that
+	// no connection holds any more, or to a session that was closed or
+	// whose output refused the stanza (both closed between the user's step
+	// and the delivery, or by it: S-98).
 	Undeliverable uint64
 }
 

@@ -179,17 +179,28 @@ func (w *run) commit(j string, effects []fsm.UserEffect) error {
 // routes to users (j included) queued for after the cell is released.
 func (w *run) userEffects(cl *cell, j string, effects []fsm.UserEffect) {
 	r := w.r
+	// handed counts the deliveries handed over until the first that was
+	// not (failed): what UEffDeleteOffline may delete.
+	handed, failed := 0, false
 	for _, e := range effects {
 		switch e.Kind {
 		case fsm.UEffDeliver:
 			c, ok := r.reg.get(e.Target)
 			if !ok {
 				r.undeliverable.Add(1)
+				failed = true
 				continue
 			}
 			// user → session: the only nesting. What the session's step
 			// asks of user machines waits in the FIFO.
-			w.q, _ = c.stepConn(fsm.Event{Kind: fsm.EvRouted, Elem: e.Elem, From: e.From, To: e.To}, false, w.q)
+			var taken bool
+			w.q, _, taken = c.stepConn(fsm.Event{Kind: fsm.EvRouted, Elem: e.Elem, From: e.From, To: e.To}, false, w.q)
+			if !taken {
+				r.undeliverable.Add(1)
+				failed = true
+			} else if !failed {
+				handed++
+			}
 		case fsm.UEffRoute:
 			if !hasLocal(e.To) {
 				w.userEffects(cl, j, fsm.AnswerServer(cl.u.Policy, domain(e.To), e.From, e.Elem))
@@ -220,7 +231,11 @@ func (w *run) userEffects(cl *cell, j string, effects []fsm.UserEffect) {
 			}
 			w.stepLocked(cl, j, fsm.UserEvent{Kind: fsm.UEvOfflineLoaded, To: e.To, Offline: msgs})
 		case fsm.UEffDeleteOffline:
-			w.storeErr(r.store.DeleteOffline(j, e.Count))
+			// Only what reached a live session (fsm.UEffDeleteOffline): the
+			// rest stays for the next flush.
+			if n := min(e.Count, handed); n > 0 {
+				w.storeErr(r.store.DeleteOffline(j, n))
+			}
 		}
 	}
 }

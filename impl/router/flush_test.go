@@ -1,0 +1,84 @@
+package router_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/xmppfsm/xmppfsm/fsm"
+)
+
+// TestFlushCutByOverflow: a login whose offline flush is more than the
+// connection's output can take loses none of it (I-27, S-98). The output
+// here has room for a few messages (a cap set by the test, not the
+// server's accounting): the session closes at the first it refuses, only
+// the messages handed over before it are deleted, and the next login gets
+// the rest, in order, each once.
+func TestFlushCutByOverflow(t *testing.T) {
+	const stored, room = 10, 4
+	w := newWorld(t)
+	w.login("a", "alice", "a", "home")
+	for i := range stored {
+		w.send("a", fmt.Sprintf(`<message to='bob@localhost' type='chat' id='m%d'><body>%d</body></message>`, i, i))
+	}
+	if msgs, err := w.st.Offline("bob@localhost"); err != nil || len(msgs) != stored {
+		t.Fatalf("bob has %d stored messages (%v), want %d", len(msgs), err, stored)
+	}
+
+	b, got := flushLogin(w, "b1", room)
+	if s := b.c.Session(); s.Phase != fsm.Closed {
+		t.Fatalf("bob's session is %v after a flush bigger than its output, want closed", s.Phase)
+	}
+	if n := countIDs(got, "m"); n != room {
+		t.Errorf("first login got %d messages, want %d:\n  %s", n, room, strings.Join(got, "\n  "))
+	}
+	msgs, err := w.st.Offline("bob@localhost")
+	if err != nil || len(msgs) != stored-room {
+		t.Fatalf("%d messages stored after the cut flush (%v), want the %d not handed over", len(msgs), err, stored-room)
+	}
+	if id := msgs[0].Elem.SelectAttrValue("id", ""); id != fmt.Sprintf("m%d", room) {
+		t.Errorf("oldest stored message after the cut flush is %s, want m%d", id, room)
+	}
+
+	// The next login, with room for everything, gets the rest.
+	b2, got := flushLogin(w, "b2", stored)
+	for i := room; i < stored; i++ {
+		if countIDs(got, fmt.Sprintf("m%d'", i)) != 1 {
+			t.Errorf("second login: message m%d not delivered once:\n  %s", i, strings.Join(got, "\n  "))
+		}
+	}
+	if n := countIDs(got, "m"); n != stored-room {
+		t.Errorf("second login got %d messages, want %d", n, stored-room)
+	}
+	if msgs, err := w.st.Offline("bob@localhost"); err != nil || len(msgs) != 0 {
+		t.Errorf("%d messages still stored (%v), want none", len(msgs), err)
+	}
+	b2.step(fsm.Event{Kind: fsm.EvStreamEnd})
+	w.clients["a"].step(fsm.Event{Kind: fsm.EvStreamEnd})
+	checkAll(t, w.r, w.conns)
+}
+
+// flushLogin logs bob in on connection id, whose output has room for room
+// messages, sends initial presence and returns the client and what the
+// presence brought.
+func flushLogin(w *world, id string, room int) (*client, []string) {
+	out := &capped{room: room}
+	b := &client{c: w.r.Attach(id, out.out), st: w.st}
+	w.conns = append(w.conns, b.c)
+	b.login(w.t, "bob", "b", "work")
+	out.take()
+	b.send(w.t, `<presence/>`)
+	return b, out.take()
+}
+
+// countIDs counts the delayed messages among writes whose id starts with
+// prefix.
+func countIDs(writes []string, prefix string) int {
+	n := 0
+	for _, s := range writes {
+		if strings.Contains(s, "<message") && strings.Contains(s, "urn:xmpp:delay") && strings.Contains(s, "id='"+prefix) {
+			n++
+		}
+	}
+	return n
+}
