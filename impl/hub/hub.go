@@ -367,12 +367,22 @@ func (h *Hub) stepUser(j string, u *fsm.User, ev fsm.UserEvent) {
 }
 
 // userEffects carries out the effects of user machine u, of bare JID j.
+// A delivery is handed over when it is queued for a bound session (the
+// hub's output has no cap); UEffDeleteOffline deletes no more than the
+// deliveries before it handed over until the first that was not.
 func (h *Hub) userEffects(j string, u *fsm.User, effects []fsm.UserEffect) {
+	handed, failed := 0, false
 	for _, e := range effects {
 		switch e.Kind {
 		case fsm.UEffDeliver:
-			if c, ok := h.byFull[e.Target]; ok {
-				h.queue = append(h.queue, work{c: c, ev: fsm.Event{Kind: fsm.EvRouted, Elem: e.Elem, From: e.From, To: e.To}})
+			c, ok := h.byFull[e.Target]
+			if !ok {
+				failed = true
+				continue
+			}
+			h.queue = append(h.queue, work{c: c, ev: fsm.Event{Kind: fsm.EvRouted, Elem: e.Elem, From: e.From, To: e.To}})
+			if !failed {
+				handed++
 			}
 		case fsm.UEffRoute:
 			if !strings.Contains(bare(e.To), "@") {
@@ -397,7 +407,7 @@ func (h *Hub) userEffects(j string, u *fsm.User, effects []fsm.UserEffect) {
 			msgs := h.Store.Offline(j)
 			h.stepUserNow(j, u, fsm.UserEvent{Kind: fsm.UEvOfflineLoaded, To: e.To, Offline: msgs})
 		case fsm.UEffDeleteOffline:
-			h.Store.DeleteOffline(j, e.Count)
+			h.Store.DeleteOffline(j, min(e.Count, handed))
 		}
 	}
 }
