@@ -3,6 +3,7 @@ package conformance
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -458,11 +459,18 @@ var policyWords = map[string]func(p *fsm.Policy){
 	"probe-on-approval": func(p *fsm.Policy) { p.ProbeOnApproval = true },
 }
 
-// countWords are the policy words that set a limit: "word=N", N from 1.
-var countWords = map[string]func(p *fsm.Policy, n int){
-	"max-resources":    func(p *fsm.Policy, n int) { p.MaxResources = n },
-	"max-roster-items": func(p *fsm.Policy, n int) { p.MaxRosterItems = n },
-	"max-directed":     func(p *fsm.Policy, n int) { p.MaxDirected = n },
+// countWord is a policy word that sets a limit: "word=N", N from 1 to max.
+type countWord struct {
+	max int
+	set func(p *fsm.Policy, n int)
+}
+
+// countWords are the policy words that set a limit.
+var countWords = map[string]countWord{
+	"max-sasl-failures": {math.MaxUint8, func(p *fsm.Policy, n int) { p.MaxSASLFailures = uint8(n) }},
+	"max-resources":     {math.MaxInt, func(p *fsm.Policy, n int) { p.MaxResources = n }},
+	"max-roster-items":  {math.MaxInt, func(p *fsm.Policy, n int) { p.MaxRosterItems = n }},
+	"max-directed":      {math.MaxInt, func(p *fsm.Policy, n int) { p.MaxDirected = n }},
 }
 
 func setNeedsTLS(p *fsm.Policy, name string) {
@@ -496,20 +504,16 @@ func PolicyFor(s *Script, base *fsm.Policy) (*fsm.Policy, error) {
 			continue
 		}
 		for _, w := range strings.Fields(words) {
-			if n, ok := strings.CutPrefix(w, "max-sasl-failures="); ok {
-				v, err := strconv.ParseUint(n, 10, 8)
-				if err != nil || v == 0 {
-					return nil, fmt.Errorf("%s: policy %q: want max-sasl-failures=N, N from 1 to 255", s.Name, w)
-				}
-				p.MaxSASLFailures = uint8(v)
-				continue
-			}
-			if k, n, ok := strings.Cut(w, "="); ok && countWords[k] != nil {
+			k, n, isCount := strings.Cut(w, "=")
+			if cw, known := countWords[k]; isCount && known {
 				v, err := strconv.Atoi(n)
-				if err != nil || v <= 0 {
-					return nil, fmt.Errorf("%s: policy %q: want %s=N, N from 1", s.Name, w, k)
+				if err != nil || v < 1 || v > cw.max {
+					if cw.max == math.MaxInt {
+						return nil, fmt.Errorf("%s: policy %q: want %s=N, N from 1", s.Name, w, k)
+					}
+					return nil, fmt.Errorf("%s: policy %q: want %s=N, N from 1 to %d", s.Name, w, k, cw.max)
 				}
-				countWords[k](&p, v)
+				cw.set(&p, v)
 				continue
 			}
 			set, ok := policyWords[w]

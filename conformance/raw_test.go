@@ -172,7 +172,8 @@ func TestPolicyFor(t *testing.T) {
 	if !p.SubscribeAck || !p.ProbeOnApproval {
 		t.Errorf("prosody: %+v", p)
 	}
-	for _, bad := range []string{"## policy: colourful\n", "## policy: max-sasl-failures=0\n", "## policy: max-sasl-failures=x\n"} {
+	for _, bad := range []string{"## policy: colourful\n", "## policy: max-sasl-failures=0\n", "## policy: max-sasl-failures=x\n",
+		"## policy: max-sasl-failures=256\n", "## policy: max-resources=0\n", "## policy: colour=1\n"} {
 		if _, err := PolicyFor(parse(bad), nil); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
