@@ -25,7 +25,7 @@ func TestExploreFindsNoViolation(t *testing.T) {
 var stateSpace = map[string]struct{ states, transitions int }{
 	"rfc":         {96, 4224},
 	"require-tls": {51, 2244},
-	"prosody":     {33, 1452},
+	"variants":    {33, 1452},
 }
 
 // TestExploreStateSpace asserts the exact number of abstract states and

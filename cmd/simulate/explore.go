@@ -21,7 +21,7 @@ var stepFunc spec.StepFunc = fsm.Step
 
 // policyOrder is the order in which policies are explored and reported;
 // a policy spec.Policies adds later comes after these, by name.
-var policyOrder = []string{"rfc", "require-tls", "prosody"}
+var policyOrder = []string{"rfc", "require-tls", "variants"}
 
 // invariants lists the invariants the "invariant" check states, as
 // spec/session.md words them.

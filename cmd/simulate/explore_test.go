@@ -21,7 +21,7 @@ import (
 var wantSpace = map[string]struct{ states, transitions int }{
 	"rfc":         {96, 4224},
 	"require-tls": {51, 2244},
-	"prosody":     {33, 1452},
+	"variants":    {33, 1452},
 }
 
 // runCmd runs the command and returns its exit code and outputs.
@@ -214,7 +214,7 @@ func TestExploreFindsBrokenMachine(t *testing.T) {
 		{
 			name: "roster get before bind makes the session interested", step: interestedUnbound,
 			checks: []string{"invariant", "model"},
-			policy: "prosody", path: "connect → header → auth-plain → success → header → roster-get",
+			policy: "variants", path: "connect → header → auth-plain → success → header → roster-get",
 			// The RFC's policy closes the stream on a stanza before bind.
 			clean: []string{"rfc", "require-tls"},
 		},
@@ -289,7 +289,7 @@ func TestExploreBadUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"explore", "--policy", "nope"}, `unknown policy "nope" (want rfc, require-tls, prosody or all)`},
+		{[]string{"explore", "--policy", "nope"}, `unknown policy "nope" (want rfc, require-tls, variants or all)`},
 		{[]string{"explore", "--policy="}, `unknown policy ""`},
 		{[]string{"explore", "--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"explore", "--json=maybe"}, "invalid boolean value"},
