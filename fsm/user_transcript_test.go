@@ -431,6 +431,10 @@ func checkUserStep(before, after fsm.User, ev fsm.UserEvent, effects []fsm.UserE
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	v := before.Roster.Version
 	for _, e := range effects {
+		if e.Kind.IsWrite() && ev.Kind != fsm.UEvOutbound && ev.Kind != fsm.UEvInbound {
+			// I-56 answers a refused write for these two causes only.
+			bad("I-56 %v writes (%v): only a stanza's step may, so that a refusal has somebody to answer", ev.Kind, e.Kind)
+		}
 		switch e.Kind {
 		case fsm.UEffSaveItem:
 			v++
