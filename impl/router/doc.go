@@ -100,9 +100,10 @@
 // again. So memory follows the connected users, not every address ever
 // used: an offline user costs a store read per event instead. A goroutine
 // that found the cell before it was dropped sees it marked gone once it
-// holds it and looks the user up again. (A store write that failed leaves
-// the store behind the machine; eviction makes the store's state the one
-// that counts from then on.) The only cell that can stay without a
+// holds it and looks the user up again. (Since a step whose writes fail
+// is dropped whole (I-56), the store and the machine agree; only a failed
+// deletion of delivered offline messages leaves more in the store than
+// the machine believes, and those are delivered again.) The only cell that can stay without a
 // resource is one loaded for a bind (EffLoadRoster) whose session closed
 // before it was bound; the user's next event drops it.
 package router
