@@ -12,12 +12,14 @@ import (
 )
 
 // addBatch is 'user add --batch': it reads lines of "JID PASSWORD" from
-// standard input (blank lines and lines starting with # skipped), derives
-// every account's credentials in parallel (PBKDF2 dominates), then creates
-// the accounts in order. Any bad line fails the whole batch before an
-// account is created; an account that exists stops it there, with the
-// accounts before it created.
-func addBatch(e *env, data string) error {
+// standard input (blank lines and lines starting with # skipped): the JID,
+// then a run of spaces or tabs, then the password, which is the rest of
+// the line exactly (inner and trailing spaces kept; it cannot start with a
+// space or a tab). It derives every account's credentials in parallel
+// (PBKDF2 dominates), then creates the accounts in order. Any bad line
+// fails the whole batch before an account is created; an account that
+// exists stops it there, with the accounts before it created.
+func addBatch(e *env, data string) (err error) {
 	type entry struct {
 		line  int
 		local string
@@ -28,12 +30,11 @@ func addBatch(e *env, data string) error {
 	var entries []*entry
 	sc := bufio.NewScanner(e.stdin)
 	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
+		line := strings.TrimLeft(sc.Text(), " \t")
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		j, pw, ok := strings.Cut(line, " ")
-		pw = strings.TrimSpace(pw)
+		j, pw, ok := cutBlank(line)
 		if !ok || pw == "" {
 			return fmt.Errorf("line %d: want 'JID PASSWORD'", n)
 		}
@@ -69,7 +70,11 @@ func addBatch(e *env, data string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() {
+		if cerr := st.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	for _, en := range entries {
 		err := st.CreateAccount(en.local, en.creds)
 		if errors.Is(err, store.ErrExists) {
@@ -80,5 +85,15 @@ func addBatch(e *env, data string) error {
 		}
 	}
 	fmt.Fprintf(e.stdout, "added %d users\n", len(entries))
-	return st.Close()
+	return nil
+}
+
+// cutBlank cuts s around its first run of spaces and tabs: what comes
+// before it and everything after it, unchanged.
+func cutBlank(s string) (before, after string, found bool) {
+	i := strings.IndexAny(s, " \t")
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], strings.TrimLeft(s[i:], " \t"), true
 }
