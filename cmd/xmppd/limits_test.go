@@ -142,7 +142,22 @@ func TestServeMaxResources(t *testing.T) {
 // it as SIGINT would and waits for it.
 func startServe(t *testing.T, args ...string) (string, func()) {
 	t.Helper()
+	addr, cancel, served := serveInProcess(t, args...)
+	return addr, func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}
+}
+
+// serveInProcess runs xmppd serve as startServe does and returns its
+// address, the cancel that stops it as SIGINT would (called at the end of
+// the test too), and the channel its result arrives on.
+func serveInProcess(t *testing.T, args ...string) (string, context.CancelFunc, <-chan error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	addr := make(chan string, 1)
 	e, _ := testEnv(ctx, "")
 	e.ready = func(a string) { addr <- a }
@@ -152,20 +167,13 @@ func startServe(t *testing.T, args ...string) (string, func()) {
 	}()
 	select {
 	case a := <-addr:
-		return a, func() {
-			cancel()
-			if err := <-served; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		}
+		return a, cancel, served
 	case err := <-served:
-		cancel()
 		t.Fatalf("serve: %v", err)
 	case <-time.After(xclient.Timeout):
-		cancel()
 		t.Fatal("serve did not start")
 	}
-	return "", nil
+	return "", nil, nil
 }
 
 // TestServeAppliesLimits: the limits reach the running server, not only

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/xmppfsm/xmppfsm/impl/server/xclient"
 	"github.com/xmppfsm/xmppfsm/impl/store/boltstore"
@@ -35,23 +34,7 @@ func TestServeAndLogin(t *testing.T) {
 		t.Fatalf("user list: %q %v", out, err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addr := make(chan string, 1)
-	e, _ = testEnv(ctx, "")
-	e.ready = func(a string) { addr <- a }
-	served := make(chan error, 1)
-	go func() {
-		served <- runWith(e, []string{"serve", "--domain", "localhost", "--c2s", "127.0.0.1:0", "--data", data, "--insecure-plain"})
-	}()
-	var a string
-	select {
-	case a = <-addr:
-	case err := <-served:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(xclient.Timeout):
-		t.Fatal("serve did not start")
-	}
+	a, cancel, served := serveInProcess(t, "--data", data, "--insecure-plain")
 	if _, err := os.Stat(filepath.Join(data, "cert.pem")); err != nil {
 		t.Errorf("no self-signed certificate: %v", err)
 	}

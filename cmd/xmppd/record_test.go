@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/xmppfsm/xmppfsm/impl/record"
 	"github.com/xmppfsm/xmppfsm/impl/server/xclient"
@@ -23,24 +22,7 @@ func TestServeRecord(t *testing.T) {
 	if err := runWith(e, []string{"user", "add", "alice@localhost", "--password-stdin", "--data", data}); err != nil {
 		t.Fatalf("user add: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addr := make(chan string, 1)
-	e, _ = testEnv(ctx, "")
-	e.ready = func(a string) { addr <- a }
-	served := make(chan error, 1)
-	go func() {
-		served <- runWith(e, []string{"serve", "--domain", "localhost", "--c2s", "127.0.0.1:0", "--data", data,
-			"--insecure-plain", "--record", logs})
-	}()
-	var a string
-	select {
-	case a = <-addr:
-	case err := <-served:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(xclient.Timeout):
-		t.Fatal("serve did not start")
-	}
+	a, cancel, served := serveInProcess(t, "--data", data, "--insecure-plain", "--record", logs)
 	c := xclient.Dial(t, a, "localhost")
 	c.Login("alice", "Calliope-42", "r")
 	c.Send(`</stream:stream>`)
