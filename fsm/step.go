@@ -10,11 +10,27 @@ func Step(s Session, ev Event) (Session, []Effect) {
 }
 
 // StepAppend is Step that appends the effects to out, so that an adapter
-// can reuse one buffer for every step and allocate nothing.
+// can reuse one buffer for every step and allocate nothing. It is StepTo on
+// a copy of s.
 func StepAppend(s Session, ev Event, out []Effect) (Session, []Effect) {
-	m := machine{s: s, out: out}
+	out = StepTo(&s, ev, out)
+	return s, out
+}
+
+// StepTo is StepAppend that writes the session after ev over *s instead of
+// returning it, for an adapter that keeps its sessions in place and would
+// otherwise copy each one in and out of every step. Only the fields of *s
+// are assigned: a slice or element the old session held is replaced, never
+// changed, so a copy of *s taken before the step still holds the session
+// before it.
+func StepTo(s *Session, ev Event, out []Effect) []Effect {
+	// The machine works on its own copy (a pointer to *s inside it would
+	// make every caller's session escape to the heap) and writes it back
+	// once.
+	m := machine{s: *s, out: out}
 	m.step(ev)
-	return m.s, m.out
+	*s = m.s
+	return m.out
 }
 
 // machine is one step in progress: the session being built and the effects

@@ -12,11 +12,24 @@ func StepUser(u User, ev UserEvent) (User, []UserEffect) {
 	return StepUserAppend(u, ev, nil)
 }
 
-// StepUserAppend is StepUser that appends the effects to out.
+// StepUserAppend is StepUser that appends the effects to out. It is
+// StepUserTo on a copy of u.
 func StepUserAppend(u User, ev UserEvent, out []UserEffect) (User, []UserEffect) {
-	m := userMachine{u: u, out: out}
+	out = StepUserTo(&u, ev, out)
+	return u, out
+}
+
+// StepUserTo is StepUserAppend that writes the user after ev over *u
+// instead of returning it, for a hub that keeps its user machines in place.
+// Only the fields of *u are assigned: the resources, roster items and
+// pending requests are replaced by new slices when they change, never
+// changed in place, so a copy of *u taken before the step still holds the
+// user before it.
+func StepUserTo(u *User, ev UserEvent, out []UserEffect) []UserEffect {
+	m := userMachine{u: *u, out: out} // a copy, for the reason StepTo has
 	m.step(ev)
-	return m.u, m.out
+	*u = m.u
+	return m.out
 }
 
 // userMachine is one user step in progress.

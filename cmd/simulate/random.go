@@ -660,7 +660,11 @@ type sim struct {
 
 	elems [numKinds][]*etree.Element // built elements, by kind and slot
 
-	touched       []int32
+	touched []int32
+	// closed are the connections the last event closed for good: no input
+	// can reach them any more (a device's late inputs go to its last
+	// connection only), so once checked they are forgotten by the hub.
+	closed        []int32
 	actor, target int32 // the accounts the current action involves
 	// pairs: the current action sends a subscription stanza or a probe,
 	// which can change what the actor and the target agree on.
@@ -1089,6 +1093,10 @@ func (s *sim) afterEvent() {
 		s.nextSweep += sweepEvery
 		s.sweep()
 	}
+	for _, c := range s.closed {
+		s.h.Forget(s.conns[c].id)
+	}
+	s.closed = s.closed[:0]
 }
 
 // checkConn checks one session (Session.Check, SI-n) and that its full
@@ -1113,8 +1121,15 @@ func (s *sim) checkConn(c int32) {
 		if ci.key >= 0 && s.owner[ci.key] == c {
 			s.owner[ci.key] = 0
 		}
-		if sess.Phase == fsm.Closed && ci.dev >= 0 {
+		switch {
+		case sess.Phase != fsm.Closed:
+		case ci.dev < 0:
+			s.closed = append(s.closed, c)
+		default:
 			if dv := &s.devs[ci.dev]; dv.conn == c {
+				if dv.last != 0 {
+					s.closed = append(s.closed, dv.last)
+				}
 				dv.conn, dv.last = 0, c
 			}
 		}

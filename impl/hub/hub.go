@@ -137,6 +137,21 @@ func (h *Hub) Conns() []string {
 	return cs
 }
 
+// Forget drops the session of connection conn from the registry if it is
+// closed, and reports whether it did. A closed session answers nothing
+// (S-4) and holds no full JID, so forgetting it changes no answer: an event
+// sent to it afterwards is dropped as one to an unknown connection. A
+// long-running caller that opens many connections forgets the closed ones
+// so that the registry holds the live ones only.
+func (h *Hub) Forget(conn string) bool {
+	c, ok := h.sessions[conn]
+	if !ok || c.s.Phase != fsm.Closed {
+		return false
+	}
+	delete(h.sessions, conn)
+	return true
+}
+
 // Connect opens connection conn and runs until the hub is idle.
 func (h *Hub) Connect(id string) {
 	h.sessions[id] = &conn{id: id, s: fsm.New(h.Policy)}
@@ -176,8 +191,7 @@ func (h *Hub) Run() {
 func (h *Hub) stepSession(c *conn, ev fsm.Event) {
 	d := h.enter()
 	defer h.leave()
-	var effects []fsm.Effect
-	c.s, effects = fsm.StepAppend(c.s, ev, h.sessionBufs[d][:0])
+	effects := fsm.StepTo(&c.s, ev, h.sessionBufs[d][:0])
 	h.sessionBufs[d] = effects
 	if h.Trace != nil {
 		h.Trace("conn "+c.id, ev.String(), render(effects))
@@ -349,15 +363,19 @@ func (h *Hub) stepUser(j string, u *fsm.User, ev fsm.UserEvent) {
 	d := h.enter()
 	defer h.leave()
 	var effects []fsm.UserEffect
-	before := *u
-	*u, effects = fsm.StepUserAppend(before, ev, h.userBufs[d][:0])
-	if h.WritesFail != nil && h.WritesFail(j) && slices.ContainsFunc(effects, isWrite) {
-		// I-56: the store refused the step's writes; nothing of it happens.
-		if h.Trace != nil {
-			h.Trace("user "+j, ev.String(), append(render(effects), "(the store refuses the writes)"))
+	if h.WritesFail == nil || !h.WritesFail(j) {
+		effects = fsm.StepUserTo(u, ev, h.userBufs[d][:0])
+	} else {
+		before := *u
+		*u, effects = fsm.StepUserAppend(before, ev, h.userBufs[d][:0])
+		if slices.ContainsFunc(effects, isWrite) {
+			// I-56: the store refused the step's writes; nothing of it happens.
+			if h.Trace != nil {
+				h.Trace("user "+j, ev.String(), append(render(effects), "(the store refuses the writes)"))
+			}
+			ev = fsm.UserEvent{Kind: fsm.UEvStoreFailed, Cause: ev.Kind, From: ev.From, To: ev.To, Elem: ev.Elem}
+			*u, effects = fsm.StepUserAppend(before, ev, effects[:0])
 		}
-		ev = fsm.UserEvent{Kind: fsm.UEvStoreFailed, Cause: ev.Kind, From: ev.From, To: ev.To, Elem: ev.Elem}
-		*u, effects = fsm.StepUserAppend(before, ev, effects[:0])
 	}
 	h.userBufs[d] = effects
 	if h.Trace != nil {
