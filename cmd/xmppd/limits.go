@@ -45,7 +45,7 @@ type limitFlags struct {
 func (l *limitFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&l.idle, "idle-timeout", server.DefaultIdleTimeout, "close a connection nothing was read from for this long (0: never)")
 	fs.DurationVar(&l.negotiation, "negotiation-timeout", server.DefaultNegotiationTimeout, "close a connection not bound this long after it opened (0: never)")
-	fs.IntVar(&l.maxStanza, "max-stanza", stream.DefaultMaxStanza, "largest stanza accepted, in bytes (at least 10000, RFC 6120 §13.12)")
+	fs.IntVar(&l.maxStanza, "max-stanza", stream.DefaultMaxStanza, "largest stanza accepted, in bytes (at least 10000, RFC 6120 §13.12; at most half the 4 MiB output cap)")
 	fs.IntVar(&l.maxResources, "max-resources", DefaultMaxResources, "most connected resources per account (0: no limit)")
 	fs.IntVar(&l.maxRoster, "max-roster-items", DefaultMaxRosterItems, "most items per roster (0: no limit)")
 	fs.IntVar(&l.maxDirected, "max-directed", DefaultMaxDirected, "most directed-presence targets a session remembers (0: no limit)")
@@ -67,6 +67,10 @@ func (l *limitFlags) config() (server.Config, error) {
 	}
 	if l.maxStanza < minMaxStanza {
 		return cfg, usageErr("serve: --max-stanza %d: at least %d bytes (RFC 6120 §13.12)", l.maxStanza, minMaxStanza)
+	}
+	if l.maxStanza > server.MaxOutput/2 {
+		// A stanza from another must fit in a connection's output (S-98).
+		return cfg, usageErr("serve: --max-stanza %d: at most %d bytes, half the output cap", l.maxStanza, server.MaxOutput/2)
 	}
 	cfg.MaxStanza = l.maxStanza
 	if l.maxResources < 0 {

@@ -34,6 +34,12 @@ type conn struct {
 	first    []fsm.Effect // the effects of EvConnect, stepped by start
 	lastRead time.Time
 	quiet    atomic.Bool // stream.ErrIdle was returned since lastRead
+	told     bool        // quietHook was called for this quiet period
+
+	// own is set while the reader goroutine steps the session with an
+	// event of its own (and carries out what that caused, on other users
+	// too): its writes are the answer to the client's request (see out).
+	own atomic.Bool
 
 	// mu guards the output buffer and the flags below; out takes it and
 	// never blocks on the network.
@@ -44,6 +50,12 @@ type conn struct {
 	abort   bool           // EffAbort or a write error: close at once
 	full    bool           // a write did not fit: only the session's answer follows
 	reason  string
+	// inflight is the size of the buffer the writer took, until it is all
+	// sent: with pending, the output that waits for the client (see out).
+	inflight int
+	// sent counts the chunks the writer has sent; overAt is its value
+	// when a write last took the waiting output past the cap.
+	sent, overAt uint64
 	// writing is set while a writer goroutine runs: out starts one when
 	// there is output and none runs; it ends once nothing is pending, so
 	// that an idle connection has no writer goroutine (nor its stack).
@@ -86,7 +98,7 @@ func newConn(s *Server, nc net.Conn, id string) *conn {
 
 // out receives the writes of every step of the session (see
 // router.Attach): it appends to the output buffer and wakes the writer.
-// A write that would take the buffer past MaxOutput is dropped and out
+// A write that overflows the buffer (see overflows) is dropped and out
 // reports false, once: the router then steps the session with
 // EvOutputOverflow (S-98), whose stream error and close are taken
 // whatever the cap.
@@ -129,7 +141,7 @@ func (c *conn) out(e fsm.Effect) bool {
 		c.abort, c.reason = true, "write: "+err.Error()
 	}
 	fits := true
-	if !c.full && c.pending.Len() > c.s.maxOutput {
+	if !c.full && c.overflows() {
 		// Flushed whole elements only, so the buffer ends where this one
 		// began.
 		c.pending.Truncate(before)
@@ -147,6 +159,37 @@ func (c *conn) out(e fsm.Effect) bool {
 		go c.writeOut()
 	}
 	return fits
+}
+
+// overflows reports whether the output waiting for the client (pending,
+// and the buffer the writer is sending), with the write just added, is
+// more than the connection holds for it: the adapter's condition for
+// EvOutputOverflow (S-98). The caller holds c.mu.
+//
+// Up to the cap (MaxOutput) a write always fits. Past it, a write fits
+//
+//   - when the reader goroutine makes it (c.own): it is part of the answer
+//     to the client's own request (its roster, its offline messages and
+//     its contacts' presence at login), and waitOutput holds the client's
+//     next request until the output is below half the cap; stanzas routed
+//     to the connection meanwhile by others fit too;
+//   - else when the client has read since the output last went past the
+//     cap (the writer sent a chunk since), as long as the output stays
+//     within twice the cap.
+//
+// So a client that reads gets bursts larger than the cap, and one that
+// reads nothing gets at most one write past the cap (from others) before
+// the overflow.
+func (c *conn) overflows() bool {
+	waiting := c.waiting()
+	switch {
+	case waiting <= c.s.maxOutput || c.own.Load():
+		return false
+	case waiting > 2*c.s.maxOutput || c.sent == c.overAt:
+		return true
+	}
+	c.overAt = c.sent
+	return false
 }
 
 // writeOut is the writer goroutine: it sends the output buffer until
@@ -172,6 +215,10 @@ func (c *conn) send() bool {
 	for {
 		c.mu.Lock()
 		buf := c.takePending()
+		c.inflight = 0
+		if buf != nil {
+			c.inflight = buf.Len()
+		}
 		closeAt, abort := c.closeAt, c.abort
 		c.drained.Broadcast()
 		c.mu.Unlock()
@@ -187,8 +234,7 @@ func (c *conn) send() bool {
 			}
 			return true
 		}
-		_ = c.raw.SetWriteDeadline(time.Now().Add(writeTimeout))
-		_, err := c.dst.Write(buf.Bytes())
+		err := c.write(buf.Bytes())
 		putOutBuf(buf)
 		if err != nil {
 			c.mu.Lock()
@@ -201,19 +247,60 @@ func (c *conn) send() bool {
 	}
 }
 
+// writeChunk is the most bytes the writer hands the network at once: each
+// chunk sent is progress of the client's reading (see overflows), and has
+// its own write timeout.
+const writeChunk = 64 << 10
+
+// write sends p in chunks, counting each one sent. The caller holds wmu.
+func (c *conn) write(p []byte) error {
+	for len(p) > 0 {
+		n := min(len(p), writeChunk)
+		_ = c.raw.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := c.dst.Write(p[:n]); err != nil {
+			return err
+		}
+		p = p[n:]
+		c.mu.Lock()
+		c.sent++
+		c.mu.Unlock()
+	}
+	return nil
+}
+
 // waitOutput holds the reader goroutine while more than half of the
-// output cap is waiting for the writer: a client that sends faster than
+// output cap is waiting for the client: a client that sends faster than
 // it reads the answers is read more slowly rather than disconnected, and
-// its own answers never overflow the buffer. Stanzas routed to it from
-// other sessions never wait (out does not block): if the client does not
-// read them they overflow it (S-98), and a client that reads nothing
-// stays held until the write timeout ends the connection.
+// its own answers never overflow the buffer (they are exempt from the
+// cap, see overflows; this bounds them to one request's answer). Stanzas
+// routed to it from other sessions never wait (out does not block): if
+// the client does not read them they overflow it (S-98), and a client
+// that reads nothing stays held until the write timeout ends the
+// connection.
 func (c *conn) waitOutput() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for c.pending != nil && c.pending.Len() > c.s.maxOutput/2 && !c.abort && !c.closeAt && !c.full {
+	for c.waiting() > c.s.maxOutput/2 && !c.abort && !c.closeAt && !c.full {
 		c.drained.Wait()
 	}
+}
+
+// waiting is the output waiting for the client: pending, and the buffer
+// the writer is sending. The caller holds c.mu.
+func (c *conn) waiting() int {
+	n := c.inflight
+	if c.pending != nil {
+		n += c.pending.Len()
+	}
+	return n
+}
+
+// stepOwn steps the session with an event of the reader goroutine's own
+// (see conn.own).
+func (c *conn) stepOwn(ev fsm.Event) []fsm.Effect {
+	c.own.Store(true)
+	defer c.own.Store(false)
+	return c.rc.Step(ev)
 }
 
 // outBufs recycles output buffers: a connection takes one when a step
@@ -250,6 +337,11 @@ func putOutBuf(buf *bytes.Buffer) {
 // lets go of its read buffer (stream.ErrIdle). A variable for the tests.
 var quietAfter = time.Second
 
+// quietHook, when set (by tests, before the server starts), is called by
+// a reader goroutine when it reads on after stream.ErrIdle, once per quiet
+// period: its reader has given its read buffer back by then.
+var quietHook func()
+
 var (
 	errNegotiationTimeout = errors.New("negotiation timeout")
 	errIdleTimeout        = errors.New("idle timeout")
@@ -264,6 +356,12 @@ type timedReader struct {
 
 func (r timedReader) Read(p []byte) (int, error) {
 	c := r.c
+	if c.quiet.Load() && !c.told {
+		c.told = true
+		if quietHook != nil {
+			quietHook()
+		}
+	}
 	idle := c.s.cfg.IdleTimeout
 	for {
 		var deadline time.Time
@@ -283,6 +381,7 @@ func (r timedReader) Read(p []byte) (int, error) {
 		if n > 0 {
 			c.lastRead = time.Now()
 			c.quiet.Store(false)
+			c.told = false
 		}
 		var ne net.Error
 		if n == 0 && err != nil && errors.As(err, &ne) && ne.Timeout() {
@@ -347,12 +446,12 @@ func (c *conn) step(cause *string) bool {
 	} else if ev.Kind == fsm.EvStreamEnd {
 		*cause = "closed by client"
 	}
-	if !c.carry(c.rc.Step(ev)) {
+	if !c.carry(c.stepOwn(ev)) {
 		return false
 	}
 	if err != nil {
 		// The reader's error is final: make sure the session ends.
-		c.carry(c.rc.Step(fsm.Event{Kind: fsm.EvConnLost, Text: *cause}))
+		c.carry(c.stepOwn(fsm.Event{Kind: fsm.EvConnLost, Text: *cause}))
 		return false
 	}
 	return true
@@ -431,7 +530,7 @@ func (c *conn) carry(effects []fsm.Effect) bool {
 		default:
 			continue
 		}
-		effects = append(c.rc.Step(ev), effects...)
+		effects = append(c.stepOwn(ev), effects...)
 	}
 	return c.rc.Session().Phase != fsm.Closed
 }

@@ -19,7 +19,16 @@ import (
 func TestQuietConnectionKeepsWorking(t *testing.T) {
 	old := quietAfter
 	quietAfter = 20 * time.Millisecond
-	t.Cleanup(func() { quietAfter = old })
+	// The reader goroutine tells, once per quiet period, that its reader
+	// let go of its buffer.
+	quieted := make(chan struct{}, 1)
+	quietHook = func() {
+		select {
+		case quieted <- struct{}{}:
+		default:
+		}
+	}
+	t.Cleanup(func() { quietAfter, quietHook = old, nil })
 	st := memstore.New(memstore.Options{})
 	creds, err := sasl.NewCredentials("wonderland", sasl.DefaultIterations, nil)
 	if err != nil {
@@ -48,13 +57,13 @@ func TestQuietConnectionKeepsWorking(t *testing.T) {
 	c := xclient.Dial(t, ln.Addr().String(), "localhost")
 	c.Login("alice", "wonderland", "r")
 	for i := range 3 {
-		// Wait (polling, bounded) until the server's reader went quiet.
-		deadline := time.Now().Add(10 * time.Second)
-		for !quiet(srv) {
-			if time.Now().After(deadline) {
-				t.Fatal("the connection never went quiet")
-			}
-			time.Sleep(5 * time.Millisecond)
+		select {
+		case <-quieted:
+		case <-time.After(xclient.Timeout):
+			t.Fatalf("the connection never went quiet (round %d)", i)
+		}
+		if !quiet(srv) {
+			t.Fatal("the reader said it went quiet, the connection says not")
 		}
 		id := []string{"a", "b", "c"}[i]
 		c.Send("<iq type='get' to='localhost' id='" + id + "'><ping xmlns='urn:xmpp:ping'/></iq>")

@@ -27,17 +27,31 @@ import (
 	"github.com/xmppfsm/xmppfsm/impl/router"
 	"github.com/xmppfsm/xmppfsm/impl/sasl"
 	"github.com/xmppfsm/xmppfsm/impl/store"
+	"github.com/xmppfsm/xmppfsm/impl/stream"
 )
 
 // Defaults for Config.
 const (
 	DefaultNegotiationTimeout = 30 * time.Second
 	DefaultIdleTimeout        = 10 * time.Minute
-	// MaxOutput is the most bytes a connection's output buffer may hold by
-	// default; a client that reads more slowly than it is sent to is
-	// disconnected with a stream error (S-98).
+	// MaxOutput is the default cap of a connection's output: the bytes
+	// waiting for the client to read them. A client that stops reading
+	// while others send to it is disconnected with a stream error once its
+	// output passes the cap (S-98).
+	//
+	// The answer to the client's own request (its roster, its offline
+	// messages and its contacts' presence at login) is never cut: it may
+	// pass the cap, and the client's next request is read only once the
+	// output is below half of it. Stanzas from others go past the cap only
+	// while the client reads (a chunk was sent since the output last went
+	// past it), and never past twice the cap. So a connection's output
+	// buffers hold at most about 2 × MaxOutput, plus one answer to the
+	// client's own request (bounded by the roster limit and the offline
+	// quota, times the stanza limit), plus the room a growing buffer
+	// keeps (up to as much again).
 	MaxOutput = 4 << 20
-	// writeTimeout bounds each write to a client.
+	// writeTimeout bounds each chunk (writeChunk) written to a client: a
+	// client that reads nothing for that long is disconnected.
 	writeTimeout = time.Minute
 )
 
@@ -64,10 +78,11 @@ type Config struct {
 	// 0 means DefaultIdleTimeout, a negative value no limit.
 	IdleTimeout time.Duration
 	// MaxStanza is the largest top-level element accepted, in bytes; 0
-	// means stream.DefaultMaxStanza.
+	// means stream.DefaultMaxStanza. At most half of MaxOutput: a stanza
+	// from another always fits in an output below the cap.
 	MaxStanza int
-	// MaxOutput is the most bytes a connection's output buffer may hold
-	// (S-98); 0 means MaxOutput.
+	// MaxOutput is the cap of a connection's output, in bytes (S-98; see
+	// the constant MaxOutput for what it bounds); 0 means MaxOutput.
 	MaxOutput int
 	// MaxResources is the most connected resources an account may have at
 	// once (fsm.Policy.MaxResources, S-99); 0 means no limit.
@@ -140,6 +155,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
 	}
+	maxOutput, maxStanza := cfg.MaxOutput, cfg.MaxStanza
+	if maxOutput <= 0 {
+		maxOutput = MaxOutput
+	}
+	if maxStanza <= 0 {
+		maxStanza = stream.DefaultMaxStanza
+	}
+	if maxStanza > maxOutput/2 {
+		return nil, fmt.Errorf("server: MaxStanza %d is more than half of MaxOutput %d", maxStanza, maxOutput)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -171,10 +196,7 @@ func New(cfg Config) (*Server, error) {
 		sasl:      ss,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
-		maxOutput: cfg.MaxOutput,
-	}
-	if s.maxOutput <= 0 {
-		s.maxOutput = MaxOutput
+		maxOutput: maxOutput,
 	}
 	ropts := router.Options{}
 	if rec := cfg.Record; rec != nil {
