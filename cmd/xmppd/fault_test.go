@@ -14,6 +14,7 @@ import (
 	"github.com/beevik/etree"
 	"github.com/xmppfsm/xmppfsm/fsm"
 	"github.com/xmppfsm/xmppfsm/impl/server/xclient"
+	"github.com/xmppfsm/xmppfsm/impl/store"
 )
 
 // acks records the writes the server acknowledged before it was killed.
@@ -47,7 +48,14 @@ func (a *acks) add(set map[string]bool, key string) {
 // directory every acknowledged item is in its roster and every
 // acknowledged message reaches the recipient at its initial presence.
 func TestSIGKILLDurability(t *testing.T) {
-	const writers, target = 4, 200
+	// Each writer sends at most batches batches, so that the inbox's
+	// offline quota cannot be reached however fast the server is: a
+	// bounce would then be the quota's, not a fault's. target (each batch
+	// brings two acknowledgements) is reached long before.
+	const writers, batches, target = 4, 240, 200
+	if writers*batches >= store.DefaultOfflineLimit || 2*writers*batches <= target {
+		t.Fatalf("%d writers of %d batches against a quota of %d and a target of %d", writers, batches, store.DefaultOfflineLimit, target)
+	}
 	bin := buildXmppd(t)
 	data := filepath.Join(t.TempDir(), "data")
 	names := []string{"inbox"}
@@ -67,7 +75,7 @@ func TestSIGKILLDurability(t *testing.T) {
 		c.Login(name, name, "r")
 		clients = append(clients, c)
 		wg.Go(func() { // the writer: pipelined, until the connection fails
-			for k := 0; ; k++ {
+			for k := range batches {
 				batch := fmt.Sprintf(`<iq type='set' id='r-%[1]s-%[2]d'><query xmlns='jabber:iq:roster'><item jid='%[1]s-%[2]d@localhost'/></query></iq>`+
 					`<message to='inbox@localhost' type='chat' id='m-%[1]s-%[2]d'><body>%[2]d</body></message>`+
 					`<iq type='get' id='p-%[1]s-%[2]d' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`, name, k)
