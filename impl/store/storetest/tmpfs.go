@@ -12,7 +12,7 @@ import (
 
 // RequireTmpfsEnv names the environment variable that turns a tmpfs that
 // cannot be mounted into a failure instead of a skip (.ci/run sets it: CI
-// runs as root, so the disk-full tests must run there).
+// runs as root with CAP_SYS_ADMIN, so the disk-full tests must run there).
 const RequireTmpfsEnv = "XMPPFSM_REQUIRE_TMPFS"
 
 // MountTmpfs mounts a tmpfs of size (mount's syntax: "4m") on dir,
@@ -41,7 +41,7 @@ func TryMountTmpfs(t testing.TB, dir, size string) error {
 	if err != nil {
 		err = fmt.Errorf("cannot mount a tmpfs: %v: %s", err, strings.TrimSpace(string(out)))
 		if os.Getenv(RequireTmpfsEnv) != "" {
-			t.Fatalf("%s is set and %v", RequireTmpfsEnv, err)
+			t.Fatalf("%s is set and %v: run the tests as root with CAP_SYS_ADMIN (a container needs --privileged or --cap-add SYS_ADMIN), or unset %s to skip the tests that need a tmpfs", RequireTmpfsEnv, err, RequireTmpfsEnv)
 		}
 		return err
 	}
