@@ -1,10 +1,10 @@
 // Package interop tests xmppd against real third-party XMPP clients:
 // slixmpp (Python), xmpp.js (Node) and mellium.im/xmpp (Go).
 //
-// TestMain builds cmd/xmppd once; each test starts `xmppd serve` on a free
-// loopback port with a fresh data directory (STARTTLS required, the
-// generated self-signed certificate), creates two accounts with `xmppd user
-// add`, and drives one client library through the same scenario:
+// The tests build cmd/xmppd once (internal/xmppdtest); each creates two
+// accounts with `xmppd user add` in a fresh data directory, starts `xmppd
+// serve` on a free loopback port (STARTTLS required, the generated
+// self-signed certificate), and drives one client library through the same scenario:
 // STARTTLS trusting the generated certificate, SCRAM, roster fetch,
 // initial presence, a subscription made in-protocol, presence seen by the
 // subscribed contact, a message, a clean close both ways (the contact's

@@ -154,7 +154,7 @@ func checkScenario(t *testing.T, s *server, res scenarioResult, nonce, wantMech 
 		t.Errorf("a wrong password got %q, want not-authorized", res.WrongPassword)
 	}
 	var failures []string
-	for _, l := range s.log.lines() {
+	for _, l := range s.log.Lines() {
 		if l["msg"] == "authentication failed" {
 			failures = append(failures, l["condition"])
 		}
