@@ -7,30 +7,22 @@ import (
 	"testing"
 
 	"github.com/beevik/etree"
-	"github.com/xmppfsm/xmppfsm/impl/sasl"
 	"github.com/xmppfsm/xmppfsm/impl/server"
+	"github.com/xmppfsm/xmppfsm/impl/server/servertest"
 	"github.com/xmppfsm/xmppfsm/impl/server/xclient"
 	"go.uber.org/goleak"
 )
 
 // faultAccounts adds accounts (password = name) to the server's store and
 // allows PLAIN without TLS.
-func faultAccounts(names ...string) func(*server.Config) {
+func faultAccounts(t *testing.T, names ...string) func(*server.Config) {
 	return func(c *server.Config) {
 		c.InsecurePlain = true
+		accounts := map[string]string{}
 		for _, n := range names {
-			creds, err := sasl.NewCredentials(n, iterations, nil)
-			if err != nil {
-				panic(err)
-			}
-			b, err := creds.MarshalBinary()
-			if err != nil {
-				panic(err)
-			}
-			if err := c.Store.CreateAccount(n, b); err != nil {
-				panic(err)
-			}
+			accounts[n] = n
 		}
+		servertest.AddAccounts(t, c.Store, iterations, accounts)
 	}
 }
 
@@ -82,7 +74,7 @@ func faultChat(t *testing.T, from, to *xclient.Client, toJID, body string) {
 func TestClientKilledMidStanza(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // after start's Shutdown
-	ts := start(t, faultAccounts("carol", "dave"))
+	ts := start(t, faultAccounts(t, "carol", "dave"))
 
 	alice := xclient.Dial(t, ts.addr, "localhost")
 	aliceJID := alice.Login("alice", "wonderland", "a")
