@@ -175,11 +175,14 @@ func (c *Conn) effectsLocked(effects []fsm.Effect, own bool, jobs []userJob, res
 	return jobs, rest, overflow
 }
 
-// releaseLocked frees the full JIDs of user's resource that c holds.
+// releaseLocked frees the full JID of user's resource if c holds it. The
+// full JID is compared whole: a resourcepart may contain '/', so a suffix
+// would match another resource's full JID too.
 func (c *Conn) releaseLocked(user, resource string) {
+	target := user + "@" + c.s.Host + "/" + resource
 	keep := c.held[:0]
 	for _, full := range c.held {
-		if strings.HasPrefix(full, user+"@") && strings.HasSuffix(full, "/"+resource) {
+		if full == target {
 			c.r.unregister(full, c)
 			continue
 		}
@@ -200,20 +203,33 @@ func (w *run) stepOwn(c *Conn, ev fsm.Event, ret *[]fsm.Effect) {
 	clear(jobs)
 	w.jobs = jobs[:0]
 	c.order.Unlock()
-	var answers []fsm.Event
+	var answers []answer
 	for _, e := range rest {
 		switch e.Kind {
 		case fsm.EffReserveResource:
-			answers = append(answers, w.reserve(c, e))
+			ev, full := w.reserve(c, e)
+			answers = append(answers, answer{ev, full})
 		case fsm.EffLoadRoster:
-			answers = append(answers, w.loadRoster(c, e))
+			answers = append(answers, answer{ev: w.loadRoster(c, e)})
 		default:
 			*ret = append(*ret, e)
 		}
 	}
 	for _, a := range answers {
-		w.stepOwn(c, a, ret)
+		w.stepOwn(c, a.ev, ret)
+		if a.granted != "" {
+			// The session has kept the grant or handed it back.
+			w.r.reg.settle(a.granted, c)
+		}
 	}
+}
+
+// answer is the answer to one of a step's questions, and the full JID it
+// granted (EvResourceGranted), which the registry settles once the session
+// has stepped it.
+type answer struct {
+	ev      fsm.Event
+	granted string
 }
 
 // stepForeign makes a step that ends c's session for another reason than
@@ -229,11 +245,11 @@ func (w *run) stepForeign(c *Conn, ev fsm.Event) {
 	c.order.Unlock()
 }
 
-// reserve answers EffReserveResource from the registry. Under
-// ConflictReplace the holder is stepped with EvReplaced, after the
-// registry maps the full JID to c and with no lock held, and its release
-// reaches the user machine before c can bind.
-func (w *run) reserve(c *Conn, e fsm.Effect) fsm.Event {
+// reserve answers EffReserveResource from the registry, and returns the
+// full JID it granted. Under ConflictReplace the holder is stepped with
+// EvReplaced, after the registry maps the full JID to c and with no lock
+// held, and its release reaches the user machine before c can bind.
+func (w *run) reserve(c *Conn, e fsm.Effect) (fsm.Event, string) {
 	r := w.r
 	for {
 		resource := e.Resource
@@ -244,41 +260,34 @@ func (w *run) reserve(c *Conn, e fsm.Effect) fsm.Event {
 		if c.s.Phase != fsm.WaitForResource {
 			// Closed meanwhile (replaced, shut down): nothing to hold.
 			c.mu.Unlock()
-			return fsm.Event{Kind: fsm.EvResourceConflict}
+			return fsm.Event{Kind: fsm.EvResourceConflict}, ""
 		}
 		full := e.Username + "@" + c.s.Host + "/" + resource
-		prev, ok := r.reg.claim(full, c, e.Replace)
+		// S-99: the count goes with the grant, taken in the same critical
+		// section (the registry's), before any previous holder is
+		// stepped; the session decides. A resource taken over is still
+		// one.
+		prev, ok, n := r.reg.claim(full, c, e.Replace)
 		if ok && prev != c {
 			c.held = append(c.held, full)
-		}
-		// S-99: the count goes with the grant and the session decides. A
-		// resource taken over (prev set) is still one.
-		n := 0
-		switch {
-		case ok && prev == nil:
-			n = r.held.add(bare(full), 1)
-		case ok:
-			n = r.held.add(bare(full), 0)
 		}
 		c.mu.Unlock()
 		switch {
 		case !ok && e.Resource == "":
 			continue // a generated resource already taken: draw another
 		case !ok:
-			return fsm.Event{Kind: fsm.EvResourceConflict}
+			return fsm.Event{Kind: fsm.EvResourceConflict}, ""
 		}
 		if prev != nil && prev != c {
 			w.stepForeign(prev, fsm.Event{Kind: fsm.EvReplaced})
 		}
-		return fsm.Event{Kind: fsm.EvResourceGranted, Resource: resource, Resources: n}
+		return fsm.Event{Kind: fsm.EvResourceGranted, Resource: resource, Resources: n}, full
 	}
 }
 
 // unregister removes full JID full from the registry if c holds it.
 func (r *Router) unregister(full string, c *Conn) {
-	if r.reg.deleteIf(full, c) {
-		r.held.add(bare(full), -1)
-	}
+	r.reg.deleteIf(full, c)
 }
 
 // loadRoster answers EffLoadRoster: the user machine is loaded.

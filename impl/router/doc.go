@@ -33,8 +33,8 @@
 //     machine would keep a resource no session holds. Routed stanzas do not
 //     take it.
 //   - Shard mutexes of the three sharded maps (users, the resource registry
-//     full JID → *Conn, attached connections) are leaves: held only for one
-//     map operation.
+//     full JID → *Conn with each user's count, attached connections) are
+//     leaves: held only for one map operation.
 //   - The store's own locks are leaves too.
 //
 // The lock order is Conn.order → cell.mu → Conn.mu → shard mutex (and the
@@ -74,6 +74,14 @@
 // in between reach the new session, which answers them as a session that
 // is not yet bound does (S-81).
 //
+// The registry is sharded by bare JID and keeps each user's count of full
+// JIDs in the same shard, so that a grant and the count it reports (S-99)
+// are one critical section, taken before any previous holder is stepped. A
+// grant that adds a full JID is pending until its session has stepped it
+// (kept or handed back); a takeover of a settled full JID reports the count
+// without the pending grants, so a concurrent bind of one resource too many
+// cannot make it look over the limit after its holder was told to go.
+//
 // # Store failures
 //
 // Store effects are carried out, and complete, before the effects that
@@ -84,7 +92,9 @@
 // fsm.UEvStoreFailed, which answers the stanza with resource-constraint
 // (I-56): nobody hears of a change the store does not hold. A failed
 // deletion of delivered offline messages is only counted (they may be
-// delivered again). A user machine that cannot be loaded answers EffLoadRoster with
+// delivered again); messages whose delivery was not handed over (the
+// session closed during the flush, S-98) are not deleted
+// (fsm.UEffDeleteOffline). A user machine that cannot be loaded answers EffLoadRoster with
 // EvRosterFailed and loses the events addressed to it. A stored message
 // refused (store.ErrQuotaExceeded, counted in Stats.OfflineDropped, or any
 // write error) is handed back to the user machine as UEvOfflineRefused,
@@ -92,18 +102,24 @@
 //
 // # Memory
 //
-// A user machine left with no connected resource after a step is dropped
-// from memory (evicted) before its cell is released, as is a cell whose
-// machine could not be loaded: everything such a machine holds (roster,
-// pending requests, whether the account exists) is in the store, written
-// before the cell was released, and the next event for the user loads it
-// again. So memory follows the connected users, not every address ever
-// used: an offline user costs a store read per event instead. A goroutine
-// that found the cell before it was dropped sees it marked gone once it
-// holds it and looks the user up again. (Since a step whose writes fail
-// is dropped whole (I-56), the store and the machine agree; only a failed
-// deletion of delivered offline messages leaves more in the store than
-// the machine believes, and those are delivered again.) The only cell that can stay without a
-// resource is one loaded for a bind (EffLoadRoster) whose session closed
-// before it was bound; the user's next event drops it.
+// A user machine left with no connected resource after a step is kept
+// among the idle ones, at most Options.IdleUsers (1,024 by default), the
+// most recently stepped; the least recently stepped beyond that number is
+// dropped from memory (evicted), after the cell of the step that pushed it
+// out is released, unless it was stepped again meanwhile. A cell whose
+// machine could not be loaded is dropped at once. Everything a machine
+// without a resource holds (roster, pending requests, whether the account
+// exists) is in the store, written before the cell was released, and the
+// next event for an evicted user loads it again. So memory follows the
+// connected users and a bounded number of idle ones, not every address
+// ever used, and an offline user who gets stanzas often (a contact's
+// presence fanned out to a thousand offline contacts) is not read and
+// decoded from the store for each. A goroutine that found a cell before it
+// was dropped sees it marked gone once it holds it and looks the user up
+// again. (Since a step whose writes fail is dropped whole (I-56), the
+// store and the machine agree; only a failed deletion of delivered offline
+// messages leaves more in the store than the machine believes, and those
+// are delivered again.) A cell loaded for a bind (EffLoadRoster) whose
+// session closed before it was bound stays without a resource until the
+// user's next event.
 package router

@@ -8,24 +8,34 @@ import (
 	"testing"
 
 	"github.com/xmppfsm/xmppfsm/fsm"
+	"github.com/xmppfsm/xmppfsm/impl/router"
 )
 
 // TestEvictionUnderChurn: many distinct users log in, change their roster,
 // leave a message for an offline user and log out, from several goroutines
-// at once. The user machines in memory never exceed what the connected
-// sessions and the machines being stepped need, none is left at the end,
-// and what the evicted machines held comes back from the store: the
-// rosters at the next login, the messages at the recipient's.
+// at once, with no idle machine kept and with a few. The user machines in
+// memory, counted after every step, never exceed what the connected
+// sessions, the machines being stepped and the idle ones kept need; only
+// the idle ones are left at the end, with no resource counted; and what
+// the evicted machines held comes back from the store: the rosters at the
+// next login, the messages at the recipient's.
 func TestEvictionUnderChurn(t *testing.T) {
+	for _, idle := range []int{-1, 16} {
+		t.Run(fmt.Sprintf("idle=%d", idle), func(t *testing.T) { evictionUnderChurn(t, idle) })
+	}
+}
+
+func evictionUnderChurn(t *testing.T, idle int) {
 	const users, workers = 400, 8
 	accounts := map[string]string{"inbox": "pw"}
 	for i := range users {
 		accounts[fmt.Sprintf("c%03d", i)] = "pw"
 	}
-	r, st := newRouter(t, -1, accounts)
+	r, st := newRouterWith(t, -1, accounts, router.Options{IdleUsers: idle})
+	kept := max(idle, 0)
 	// Per worker: its user's machine, and the inbox's and the contact's
-	// while they are stepped.
-	const bound = 3 * workers
+	// while they are stepped; and the idle ones kept.
+	bound := 3*workers + kept
 	var maxCells atomic.Int64
 	sample := func() {
 		n := int64(r.Stats().Users)
@@ -42,22 +52,20 @@ func TestEvictionUnderChurn(t *testing.T) {
 			tb := &safeTB{TB: t}
 			for i := w; i < users; i += workers {
 				name := fmt.Sprintf("c%03d", i)
-				cl := &client{c: r.Attach(name, func(fsm.Effect) bool { return true }), st: st}
+				cl := &client{c: r.Attach(name, func(fsm.Effect) bool { return true }), st: st, after: sample}
 				cl.login(tb, name, "pw", "r")
-				sample()
 				cl.send(tb, `<iq type='set' id='r1'><query xmlns='jabber:iq:roster'><item jid='friend@localhost'/></query></iq>`)
 				cl.send(tb, fmt.Sprintf(`<message to='inbox@localhost' type='chat' id='%s'><body>hi</body></message>`, name))
-				sample()
 				cl.step(fsm.Event{Kind: fsm.EvStreamEnd})
 			}
 		})
 	}
 	wg.Wait()
-	if m := maxCells.Load(); m > bound {
+	if m := maxCells.Load(); m > int64(bound) {
 		t.Errorf("%d user machines in memory at once, want at most %d", m, bound)
 	}
-	if s := r.Stats(); s.Users != 0 || s.Conns != 0 || s.Resources != 0 || s.StoreErrors != 0 {
-		t.Errorf("after the churn: %+v, want no machine, connection or resource left", s)
+	if s := r.Stats(); s.Users != s.Idle || s.Idle > kept || s.Conns != 0 || s.Resources != 0 || s.Held != 0 || s.Granting != 0 || s.StoreErrors != 0 {
+		t.Errorf("after the churn: %+v, want at most %d idle machines and no connection, resource or count left", s, kept)
 	}
 
 	// The rosters come back from the store.
@@ -93,7 +101,7 @@ func TestEvictionUnderChurn(t *testing.T) {
 		t.Errorf("inbox got %d stored messages, want %d", delivered, users)
 	}
 	inbox.step(fsm.Event{Kind: fsm.EvStreamEnd})
-	if n := r.Stats().Users; n != 0 {
-		t.Errorf("%d user machines left", n)
+	if s := r.Stats(); s.Users != s.Idle || s.Idle > kept || s.Held != 0 {
+		t.Errorf("at the end: %+v, want at most %d idle machines", s, kept)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/xmppfsm/xmppfsm/fsm"
 	"github.com/xmppfsm/xmppfsm/impl/hub"
 	"github.com/xmppfsm/xmppfsm/impl/router"
+	"github.com/xmppfsm/xmppfsm/impl/store"
 	"github.com/xmppfsm/xmppfsm/impl/store/memstore"
 )
 
@@ -17,6 +18,12 @@ const stamp = "2026-01-01T00:00:00Z"
 // (the credentials are the password itself, as answerSASL reads them).
 func newRouter(tb testing.TB, offlineLimit int, accounts map[string]string) (*router.Router, *memstore.Store) {
 	tb.Helper()
+	return newRouterWith(tb, offlineLimit, accounts, router.Options{})
+}
+
+// newRouterWith is newRouter with options (a fixed Clock always).
+func newRouterWith(tb testing.TB, offlineLimit int, accounts map[string]string, opts router.Options) (*router.Router, *memstore.Store) {
+	tb.Helper()
 	p := fsm.DefaultPolicy
 	p.Mechanisms = []fsm.Mechanism{{Name: "PLAIN"}}
 	st := memstore.New(memstore.Options{OfflineLimit: offlineLimit})
@@ -25,7 +32,8 @@ func newRouter(tb testing.TB, offlineLimit int, accounts map[string]string) (*ro
 			tb.Fatal(err)
 		}
 	}
-	return router.New(&p, st, router.Options{Clock: func() string { return stamp }}), st
+	opts.Clock = func() string { return stamp }
+	return router.New(&p, st, opts), st
 }
 
 // client drives one connection as its reader goroutine would: it feeds
@@ -33,11 +41,17 @@ func newRouter(tb testing.TB, offlineLimit int, accounts map[string]string) (*ro
 // store, TLS always succeeding).
 type client struct {
 	c  *router.Conn
-	st *memstore.Store
+	st store.Store
+	// after, when set, is called after each Step.
+	after func()
 }
 
 func (cl *client) step(ev fsm.Event) {
-	for _, e := range cl.c.Step(ev) {
+	effects := cl.c.Step(ev)
+	if cl.after != nil {
+		cl.after()
+	}
+	for _, e := range effects {
 		switch e.Kind {
 		case fsm.EffStartTLS:
 			cl.step(fsm.Event{Kind: fsm.EvTLSDone})

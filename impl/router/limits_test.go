@@ -103,14 +103,7 @@ func TestOutputOverflow(t *testing.T) {
 // session refuses the one too many (S-99); a replaced resource does not
 // count twice, and a freed one can be taken again.
 func TestMaxResources(t *testing.T) {
-	p := fsm.DefaultPolicy
-	p.Mechanisms = []fsm.Mechanism{{Name: "PLAIN"}}
-	p.MaxResources = 2
-	st := memstore.New(memstore.Options{})
-	if err := st.CreateAccount("alice", []byte("a")); err != nil {
-		t.Fatal(err)
-	}
-	r := router.New(&p, st, router.Options{Clock: func() string { return stamp }})
+	r, st := newLimitedRouter(t, 2)
 	var conns []*router.Conn
 	var mu sync.Mutex
 	got := map[string][]string{}
@@ -166,9 +159,23 @@ func TestMaxResources(t *testing.T) {
 	checkAll(t, r, conns)
 }
 
+// newLimitedRouter returns a router over a memstore with account alice
+// (password a) and MaxResources max (S-99).
+func newLimitedRouter(t testing.TB, max int) (*router.Router, *memstore.Store) {
+	t.Helper()
+	p := fsm.DefaultPolicy
+	p.Mechanisms = []fsm.Mechanism{{Name: "PLAIN"}}
+	p.MaxResources = max
+	st := memstore.New(memstore.Options{})
+	if err := st.CreateAccount("alice", []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	return router.New(&p, st, router.Options{Clock: func() string { return stamp }}), st
+}
+
 // loginUntilBind runs connect's sequel up to the bind request: header,
 // PLAIN, header.
-func loginUntilBind(t *testing.T, cl *client) {
+func loginUntilBind(t testing.TB, cl *client) {
 	t.Helper()
 	cl.step(hub.Header("localhost"))
 	cl.send(t, fmt.Sprintf("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>", fsm.NSSASL, hub.PlainAuth("alice", "a")))

@@ -22,6 +22,13 @@ type Options struct {
 	// characters of lower-case base32 from crypto/rand. It is called from
 	// many goroutines at once.
 	NewResource func() string
+	// IdleUsers is the number of user machines without a connected
+	// resource kept in memory, the most recently stepped ones, so that an
+	// offline user who gets stanzas (a contact's presence, messages) is not
+	// loaded from the store for each. Zero means 1024; a negative number
+	// keeps none: a machine is dropped at the end of any step that leaves
+	// it without a resource.
+	IdleUsers int
 	// Shards is the number of shards of each of the router's maps (users,
 	// resources, connections), rounded up to a power of two. Zero or less
 	// means 64.
@@ -58,9 +65,9 @@ type Router struct {
 	observeUser func(user string, ev fsm.UserEvent, effects []fsm.UserEffect)
 
 	conns *shardedMap[*Conn] // attached connections, by id
-	reg   *shardedMap[*Conn] // the resource registry: full JID → holder
-	held  *counts            // the registry's full JIDs per bare JID (S-99)
+	reg   *registry          // the resource registry: full JID → holder, counts (S-99)
 	users *shardedMap[*cell] // user machines, by bare JID
+	idle  *idleUsers         // those of users kept without a resource
 
 	runs sync.Pool // *run
 
@@ -79,6 +86,10 @@ func New(p *fsm.Policy, st store.Store, opts Options) *Router {
 	if shards <= 0 {
 		shards = 64
 	}
+	idleUsers := opts.IdleUsers
+	if idleUsers == 0 {
+		idleUsers = 1024
+	}
 	r := &Router{
 		policy:      p,
 		store:       st,
@@ -88,9 +99,9 @@ func New(p *fsm.Policy, st store.Store, opts Options) *Router {
 		observeLoad: opts.ObserveUserLoad,
 		observeUser: opts.ObserveUser,
 		conns:       newShardedMap[*Conn](shards),
-		reg:         newShardedMap[*Conn](shards),
-		held:        newCounts(shards),
+		reg:         newRegistry(shards),
 		users:       newShardedMap[*cell](shards),
+		idle:        newIdleUsers(idleUsers),
 	}
 	if r.clock == nil {
 		r.clock = func() string { return time.Now().UTC().Format("2006-01-02T15:04:05Z") }
@@ -180,8 +191,14 @@ func (r *Router) Users() []string {
 type Stats struct {
 	// Conns is the number of attached connections, Resources the number of
 	// full JIDs in the resource registry, Users the number of user machines
-	// in memory (loaded or being loaded).
-	Conns, Resources, Users int
+	// in memory (loaded or being loaded), Idle how many of those the router
+	// keeps without a connected resource (Options.IdleUsers).
+	Conns, Resources, Users, Idle int
+	// Held is the sum of the users' resource counts the registry reports
+	// with its grants (S-99), Granting how many of them are grants whose
+	// session has not yet stepped them. With no step in progress Held is
+	// Resources and Granting zero.
+	Held, Granting int
 	// OfflineDropped counts messages the store refused to keep for a user
 	// over its offline quota (store.ErrQuotaExceeded): they are bounced.
 	OfflineDropped uint64
@@ -197,10 +214,14 @@ type Stats struct {
 
 // Stats returns the router's counters.
 func (r *Router) Stats() Stats {
+	resources, held, granting := r.reg.sizes()
 	return Stats{
 		Conns:          r.conns.len(),
-		Resources:      r.reg.len(),
+		Resources:      resources,
+		Held:           held,
+		Granting:       granting,
 		Users:          r.users.len(),
+		Idle:           r.idle.len(),
 		OfflineDropped: r.offlineDropped.Load(),
 		StoreErrors:    r.storeErrors.Load(),
 		Undeliverable:  r.undeliverable.Load(),

@@ -72,20 +72,6 @@ func (sm *shardedMap[V]) putIfAbsent(key string, v V) bool {
 	return !taken
 }
 
-// claim stores v under key if key has no value, has v, or take is true. It
-// returns the value key had (the zero V if none) and whether v is stored.
-func (sm *shardedMap[V]) claim(key string, v V, take bool) (prev V, ok bool) {
-	s := sm.shard(key)
-	s.mu.Lock()
-	prev, had := s.m[key]
-	if !had || prev == v || take {
-		s.m[key] = v
-		ok = true
-	}
-	s.mu.Unlock()
-	return prev, ok
-}
-
 // deleteIf deletes key if its value is v, and reports whether it did.
 func (sm *shardedMap[V]) deleteIf(key string, v V) bool {
 	s := sm.shard(key)

@@ -49,14 +49,40 @@ func (r *Router) lockUser(j string) (*cell, error) {
 	}
 }
 
-// evictIdleLocked drops the machine in cl, which the caller holds, from
-// memory when it has no connected resource: everything else it holds
-// (roster, pending requests, the account's existence) is in the store,
-// written before the cell was released, and is loaded again on next use.
-func (r *Router) evictIdleLocked(cl *cell, j string) {
-	if len(cl.u.Resources) == 0 {
+// keepIdleLocked is called after a step of the machine in cl, which the
+// caller holds. A machine with a connected resource stays in memory; one
+// without is kept among the idle ones (Options.IdleUsers) and the least
+// recently stepped idle machine beyond their number is returned, for the
+// caller to evict once it has released cl (evictIdle); with no idle
+// machines kept, it is dropped at once. Everything a machine without a
+// resource holds (roster, pending requests, the account's existence) is
+// in the store, written before the cell was released, and is loaded again
+// on next use.
+func (r *Router) keepIdleLocked(cl *cell, j string) (victim string) {
+	switch {
+	case len(cl.u.Resources) > 0:
+		r.idle.remove(j)
+	case r.idle.max <= 0:
+		r.evictLocked(cl, j)
+	default:
+		victim, _ = r.idle.touch(j)
+	}
+	return victim
+}
+
+// evictIdle drops the machine of bare JID j, which keepIdleLocked gave up,
+// unless it was stepped since and kept again, or has a resource again. It
+// must be called with no cell held.
+func (r *Router) evictIdle(j string) {
+	cl, ok := r.users.get(j)
+	if !ok {
+		return
+	}
+	cl.mu.Lock()
+	if !cl.gone && cl.loaded && len(cl.u.Resources) == 0 && !r.idle.has(j) {
 		r.evictLocked(cl, j)
 	}
+	cl.mu.Unlock()
 }
 
 // evictLocked drops cl, which the caller holds, from the map.
@@ -126,8 +152,11 @@ func (w *run) stepUser(j string, ev fsm.UserEvent) {
 		return
 	}
 	w.stepLocked(cl, j, ev)
-	w.r.evictIdleLocked(cl, j)
+	victim := w.r.keepIdleLocked(cl, j)
 	cl.mu.Unlock()
+	if victim != "" {
+		w.r.evictIdle(victim)
+	}
 }
 
 // stepLocked steps the machine in cl, which the caller holds. The step's
