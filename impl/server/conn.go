@@ -50,18 +50,19 @@ type conn struct {
 	abort   bool           // EffAbort or a write error: close at once
 	full    bool           // a write did not fit: only the session's answer follows
 	reason  string
-	// inflight is the size of the buffer the writer took, until it is all
-	// sent: with pending, the output that waits for the client (see out).
-	inflight int
-	// sent counts the chunks the writer has sent; overAt is its value
-	// when a write last took the waiting output past the cap.
-	sent, overAt uint64
+	// Output positions, in bytes since the connection began: queued
+	// were written into pending, sent were sent to the client (a chunk
+	// at a time), ownEnd ended the last write of the reader goroutine's
+	// own step, and overAt is sent when a write last went past the cap
+	// (see overflows).
+	queued, sent, ownEnd, overAt int64
 	// writing is set while a writer goroutine runs: out starts one when
 	// there is output and none runs; it ends once nothing is pending, so
 	// that an idle connection has no writer goroutine (nor its stack).
 	writing bool
 	// drained is signalled (on mu) when the writer takes the pending
-	// output and when the connection is going: waitOutput waits on it.
+	// output or sends a chunk of it, and when the connection is going:
+	// waitOutput waits on it.
 	drained sync.Cond
 
 	// wmu is held while pending bytes go to the network (by the writer
@@ -141,12 +142,16 @@ func (c *conn) out(e fsm.Effect) bool {
 		c.abort, c.reason = true, "write: "+err.Error()
 	}
 	fits := true
-	if !c.full && c.overflows() {
+	if !c.full && c.overflows(int64(c.pending.Len()-before)) {
 		// Flushed whole elements only, so the buffer ends where this one
 		// began.
 		c.pending.Truncate(before)
 		c.full, c.reason = true, "output buffer full"
 		fits = false
+	}
+	c.queued += int64(c.pending.Len() - before)
+	if c.own.Load() {
+		c.ownEnd = c.queued
 	}
 	if c.abort || c.closeAt || c.full {
 		c.drained.Broadcast()
@@ -161,31 +166,32 @@ func (c *conn) out(e fsm.Effect) bool {
 	return fits
 }
 
-// overflows reports whether the output waiting for the client (pending,
-// and the buffer the writer is sending), with the write just added, is
-// more than the connection holds for it: the adapter's condition for
+// overflows reports whether a write of n bytes is more output than the
+// connection holds for the client: the adapter's condition for
 // EvOutputOverflow (S-98). The caller holds c.mu.
 //
-// Up to the cap (MaxOutput) a write always fits. Past it, a write fits
+// The answer to the client's own request always fits: what the reader
+// goroutine writes (c.own), its roster, its offline messages and its
+// contacts' presence at login, and stanzas routed to the connection by
+// others meanwhile. waitOutput bounds it: the client's next request is
+// read only once less than half the cap waits for it.
 //
-//   - when the reader goroutine makes it (c.own): it is part of the answer
-//     to the client's own request (its roster, its offline messages and
-//     its contacts' presence at login), and waitOutput holds the client's
-//     next request until the output is below half the cap; stanzas routed
-//     to the connection meanwhile by others fit too;
-//   - else when the client has read since the output last went past the
-//     cap (the writer sent a chunk since), as long as the output stays
-//     within twice the cap.
-//
-// So a client that reads gets bursts larger than the cap, and one that
-// reads nothing gets at most one write past the cap (from others) before
-// the overflow.
-func (c *conn) overflows() bool {
-	waiting := c.waiting()
-	switch {
-	case waiting <= c.s.maxOutput || c.own.Load():
+// Other writes are counted from the end of that answer (or from what was
+// sent, if the client has read past it): the bytes queued behind it fit
+// up to the cap (MaxOutput); past it, they fit only if the client has
+// read since they last went past it (a chunk was sent since), and up to
+// twice the cap. So a client that reads its answer at its own pace and
+// keeps reading gets bursts larger than the cap, and one that reads
+// nothing gets at most one write past the cap before the overflow.
+func (c *conn) overflows(n int64) bool {
+	if c.own.Load() {
 		return false
-	case waiting > 2*c.s.maxOutput || c.sent == c.overAt:
+	}
+	behind := c.queued + n - max(c.sent, c.ownEnd)
+	switch limit := int64(c.s.maxOutput); {
+	case behind <= limit:
+		return false
+	case behind > 2*limit || c.sent == c.overAt:
 		return true
 	}
 	c.overAt = c.sent
@@ -215,10 +221,6 @@ func (c *conn) send() bool {
 	for {
 		c.mu.Lock()
 		buf := c.takePending()
-		c.inflight = 0
-		if buf != nil {
-			c.inflight = buf.Len()
-		}
 		closeAt, abort := c.closeAt, c.abort
 		c.drained.Broadcast()
 		c.mu.Unlock()
@@ -262,7 +264,8 @@ func (c *conn) write(p []byte) error {
 		}
 		p = p[n:]
 		c.mu.Lock()
-		c.sent++
+		c.sent += int64(n)
+		c.drained.Broadcast()
 		c.mu.Unlock()
 	}
 	return nil
@@ -280,20 +283,14 @@ func (c *conn) write(p []byte) error {
 func (c *conn) waitOutput() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for c.waiting() > c.s.maxOutput/2 && !c.abort && !c.closeAt && !c.full {
+	for c.waiting() > int64(c.s.maxOutput/2) && !c.abort && !c.closeAt && !c.full {
 		c.drained.Wait()
 	}
 }
 
-// waiting is the output waiting for the client: pending, and the buffer
-// the writer is sending. The caller holds c.mu.
-func (c *conn) waiting() int {
-	n := c.inflight
-	if c.pending != nil {
-		n += c.pending.Len()
-	}
-	return n
-}
+// waiting is the output waiting for the client: pending, and what the
+// writer has not sent yet of the buffer it took. The caller holds c.mu.
+func (c *conn) waiting() int64 { return c.queued - c.sent }
 
 // stepOwn steps the session with an event of the reader goroutine's own
 // (see conn.own).
@@ -564,6 +561,9 @@ func (c *conn) startTLS() fsm.Event {
 		c.log.Info("tls failed", "err", err)
 		return fsm.Event{Kind: fsm.EvTLSFailed}
 	}
+	c.mu.Lock()
+	c.sent += int64(len(data))
+	c.mu.Unlock()
 	if n := c.reader.Buffered(); n != 0 {
 		c.log.Info("tls failed", "err", "client sent data after starttls", "bytes", n)
 		return fsm.Event{Kind: fsm.EvTLSFailed}

@@ -195,3 +195,76 @@ func TestMaxStanzaOverHalfOutput(t *testing.T) {
 		t.Errorf("MaxStanza half of MaxOutput: %v", err)
 	}
 }
+
+// TestStanzaBehindLargeAnswerTCP: a stanza from another that arrives while
+// the client still reads the answer to its own request (an offline flush
+// far larger than the cap and the kernel's buffers) is counted from the
+// end of that answer (S-98): the client is not cut, and gets it.
+func TestStanzaBehindLargeAnswerTCP(t *testing.T) {
+	const (
+		maxOutput = 64 << 10
+		offline   = 600 // 9.6 MiB of offline messages
+	)
+	ts := start(t, func(c *server.Config) {
+		c.InsecurePlain = true
+		c.MaxOutput = maxOutput
+		c.MaxStanza = 32 << 10
+	})
+	// bob subscribes to alice's presence, so that he sees her log in.
+	setup := xclient.Dial(t, ts.addr, "localhost")
+	setup.Login("alice", "wonderland", "setup")
+	setup.Send(`<presence/>`)
+	faultSync(t, setup, "s1")
+	bob := xclient.Dial(t, ts.addr, "localhost")
+	bob.Login("bob", "builder", "b")
+	bob.Send(`<presence/><presence to='alice@localhost' type='subscribe'/>`)
+	for {
+		el := faultNext(t, setup)
+		if el.Tag == "presence" && el.SelectAttrValue("type", "") == "subscribe" {
+			break
+		}
+	}
+	setup.Send(`<presence to='bob@localhost' type='subscribed'/>`)
+	faultSync(t, setup, "s2")
+	setup.Send(`</stream:stream>`)
+	setup.ExpectEnd()
+	faultSync(t, bob, "b1")
+
+	body := strings.Repeat("x", 16<<10)
+	for i := range offline {
+		bob.Send(fmt.Sprintf(`<message to='alice@localhost' type='chat' id='o%d'><body>%s</body></message>`, i, body))
+	}
+	faultSync(t, bob, "stored")
+
+	// alice logs in and sends her initial presence: the offline messages
+	// are flushed to her in that step. She reads nothing until bob,
+	// having seen her presence, sent her a message and had a ping
+	// answered after it.
+	alice := xclient.Dial(t, ts.addr, "localhost")
+	aliceJID := alice.Login("alice", "wonderland", "a")
+	alice.Send(`<presence/>`)
+	for {
+		el := faultNext(t, bob)
+		if el.Tag == "presence" && el.SelectAttrValue("from", "") == aliceJID && el.SelectAttrValue("type", "") == "" {
+			break
+		}
+	}
+	bob.Send(fmt.Sprintf(`<message to='%s' type='chat' id='late'><body>after the flush</body></message>`, aliceJID))
+	faultSync(t, bob, "b2")
+
+	got, late := 0, false
+	for _, el := range faultSync(t, alice, "after") {
+		switch id := el.SelectAttrValue("id", ""); {
+		case el.Tag != "message":
+		case id == "late":
+			late = true
+		case id == fmt.Sprintf("o%d", got):
+			got++
+		default:
+			t.Fatalf("message %q after %d offline messages", id, got)
+		}
+	}
+	if got != offline || !late {
+		t.Fatalf("%d offline messages (want %d), bob's message: %v", got, offline, late)
+	}
+}

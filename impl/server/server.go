@@ -36,19 +36,20 @@ const (
 	DefaultIdleTimeout        = 10 * time.Minute
 	// MaxOutput is the default cap of a connection's output: the bytes
 	// waiting for the client to read them. A client that stops reading
-	// while others send to it is disconnected with a stream error once its
-	// output passes the cap (S-98).
+	// while others send to it is disconnected with a stream error once
+	// their stanzas pass the cap (S-98).
 	//
 	// The answer to the client's own request (its roster, its offline
-	// messages and its contacts' presence at login) is never cut: it may
-	// pass the cap, and the client's next request is read only once the
-	// output is below half of it. Stanzas from others go past the cap only
-	// while the client reads (a chunk was sent since the output last went
-	// past it), and never past twice the cap. So a connection's output
-	// buffers hold at most about 2 × MaxOutput, plus one answer to the
-	// client's own request (bounded by the roster limit and the offline
-	// quota, times the stanza limit), plus the room a growing buffer
-	// keeps (up to as much again).
+	// messages and its contacts' presence at login) is never cut, and the
+	// client's next request is read only once less than half the cap waits
+	// for it. Stanzas from others are counted from the end of that answer:
+	// they fit up to the cap, and past it only while the client reads (a
+	// chunk was sent since they last went past it), never past twice the
+	// cap. So a connection's output holds at most about MaxOutput/2 +
+	// one answer to the client's own request (bounded by the roster limit
+	// and the offline quota, times the stanza limit) + 2 × MaxOutput; the
+	// buffers holding it take up to twice that (a buffer being sent is
+	// kept whole until sent, and a growing one keeps spare room).
 	MaxOutput = 4 << 20
 	// writeTimeout bounds each chunk (writeChunk) written to a client: a
 	// client that reads nothing for that long is disconnected.
