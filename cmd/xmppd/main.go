@@ -8,7 +8,7 @@
 //	      [--max-sasl-failures N] [--conflict replace|refuse|generate]
 //	      [--subscribe-ack] [--probe-on-approval] [--record DIR]
 //	xmppd user add JID [--password-stdin] [--data DIR]
-//	xmppd user add --batch [--data DIR] < lines of 'JID PASSWORD'
+//	xmppd user add --batch [--data DIR] < lines of 'JID PASSWORD' (spaces or tabs between; the password is the rest of the line)
 //	xmppd user passwd JID [--password-stdin] [--data DIR]
 //	xmppd user del JID [--data DIR]
 //	xmppd user list [--data DIR]
@@ -84,7 +84,7 @@ const usage = `usage:
         [--idle-timeout D] [--negotiation-timeout D] [--max-stanza BYTES] [--max-resources N] [--max-roster-items N] [--max-directed N] [--max-sasl-failures N] [--conflict replace|refuse|generate] [--subscribe-ack] [--probe-on-approval]
         [--record DIR]   (a session log per connection, credentials left out, for simulate replay)
   xmppd user add JID [--password-stdin] [--data DIR]
-  xmppd user add --batch [--data DIR]          (lines 'JID PASSWORD' on stdin)
+  xmppd user add --batch [--data DIR]          (lines 'JID PASSWORD' on stdin: the JID, spaces or tabs, then the password as the rest of the line)
   xmppd user passwd JID [--password-stdin] [--data DIR]
   xmppd user del JID [--data DIR]
   xmppd user list [--data DIR]`
@@ -183,7 +183,7 @@ func user(e *env, sub string, args []string) error {
 	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
 	data := fs.String("data", "./xmppd-data", "data directory")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from standard input")
-	batch := fs.Bool("batch", false, "add: read 'JID PASSWORD' lines from standard input (bulk registration)")
+	batch := fs.Bool("batch", false, "add: read 'JID PASSWORD' lines from standard input (bulk registration; the password is the rest of the line after the spaces or tabs)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
