@@ -124,7 +124,7 @@ func (m *userMachine) broadcastUnavailable(full string, el *etree.Element, direc
 
 // probe builds <presence type='probe'/>.
 func probe() *etree.Element {
-	el := etree.NewElement("presence")
+	el := newElement("presence", 1)
 	el.CreateAttr("type", "probe")
 	return el
 }

@@ -252,7 +252,7 @@ func (m *userMachine) rosterRemove(from string, iq *etree.Element, contact strin
 
 // subscription builds <presence type=typ/>.
 func subscription(typ string) *etree.Element {
-	el := etree.NewElement("presence")
+	el := newElement("presence", 1)
 	el.CreateAttr("type", typ)
 	return el
 }

@@ -61,7 +61,7 @@ func newElement(tag string, attrs int) *etree.Element {
 
 // nsElement returns a new element <tag xmlns='ns'/>.
 func nsElement(tag, ns string) *etree.Element {
-	el := etree.NewElement(tag)
+	el := newElement(tag, 1)
 	el.CreateAttr("xmlns", ns)
 	return el
 }
@@ -148,7 +148,7 @@ func iqResult(id, to string, child *etree.Element) *etree.Element {
 
 // unavailable builds <presence type='unavailable'/> with an optional status.
 func unavailable(status string) *etree.Element {
-	el := etree.NewElement("presence")
+	el := newElement("presence", 2) // type, and the id withID may add
 	el.CreateAttr("type", "unavailable")
 	if status != "" {
 		el.CreateElement("status").SetText(status)

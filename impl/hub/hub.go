@@ -72,6 +72,11 @@ type conn struct {
 	id   string
 	s    fsm.Session
 	held []string // the full JIDs it holds
+	// user is the machine of the bare JID userJID, the last one the
+	// session's effects went to: a user machine, once loaded, is never
+	// unloaded, so this saves the session's next effect a lookup.
+	userJID string
+	user    *fsm.User
 }
 
 // work is one event waiting for its machine.
@@ -254,11 +259,11 @@ func (h *Hub) sessionEffect(c *conn, e fsm.Effect) (fsm.Event, bool) {
 		h.loadUser(bare)
 		return fsm.Event{Kind: fsm.EvRosterLoaded}, true
 	case fsm.EffBound:
-		h.toUser(e.From, fsm.UserEvent{Kind: fsm.UEvBound, From: e.From})
+		h.fromSession(c, fsm.UserEvent{Kind: fsm.UEvBound, From: e.From})
 	case fsm.EffRoute:
-		h.toUser(e.From, fsm.UserEvent{Kind: fsm.UEvOutbound, From: e.From, To: e.To, Elem: e.Elem})
+		h.fromSession(c, fsm.UserEvent{Kind: fsm.UEvOutbound, From: e.From, To: e.To, Elem: e.Elem})
 	case fsm.EffBroadcast:
-		h.toUser(e.From, fsm.UserEvent{Kind: fsm.UEvBroadcast, From: e.From, Elem: e.Elem,
+		h.fromSession(c, fsm.UserEvent{Kind: fsm.UEvBroadcast, From: e.From, Elem: e.Elem,
 			Initial: e.Initial, Directed: e.Directed})
 	}
 	return fsm.Event{}, false
@@ -317,7 +322,7 @@ func (h *Hub) release(c *conn, e fsm.Effect) {
 	}
 	c.held = held
 	if e.From != "" {
-		h.toUser(e.From, fsm.UserEvent{Kind: fsm.UEvUnbound, From: e.From, Elem: e.Elem, Directed: e.Directed})
+		h.fromSession(c, fsm.UserEvent{Kind: fsm.UEvUnbound, From: e.From, Elem: e.Elem, Directed: e.Directed})
 	}
 }
 
@@ -340,6 +345,16 @@ func (h *Hub) unbind(full string) {
 func (h *Hub) toUser(j string, ev fsm.UserEvent) {
 	b := bare(j)
 	h.queue = append(h.queue, work{u: h.loadUser(b), user: b, uev: ev})
+}
+
+// fromSession queues an event of session c for the user machine of the
+// bare JID of ev.From, as toUser does.
+func (h *Hub) fromSession(c *conn, ev fsm.UserEvent) {
+	b := bare(ev.From)
+	if c.user == nil || c.userJID != b {
+		c.userJID, c.user = b, h.loadUser(b)
+	}
+	h.queue = append(h.queue, work{u: c.user, user: c.userJID, uev: ev})
 }
 
 // loadUser makes sure the machine of bare JID j is loaded from the store.
