@@ -25,7 +25,7 @@ func (s Session) Check() error {
 		bad("SI-3 full JID %q, resource %q and roster %v disagree", s.FullJID, s.Resource, s.Roster)
 	}
 	// SI-4: full JID = username@host/resource.
-	if connected && s.FullJID != s.Username+"@"+s.Host+"/"+s.Resource {
+	if connected && !isFullJID(s.FullJID, s.Username, s.Host, s.Resource) {
 		bad("SI-4 full JID %q is not %s@%s/%s", s.FullJID, s.Username, s.Host, s.Resource)
 	}
 	// SI-5: type c2s_unbound or c2s ⇔ authenticated ⇔ username set; type
@@ -115,6 +115,14 @@ func (s Session) Check() error {
 		bad("SI-14 TLS or SASL offered after authentication")
 	}
 	return errors.Join(errs...)
+}
+
+// isFullJID reports whether full is local@domain/resource, without
+// building that string (Check runs after every step of a simulation).
+func isFullJID(full, local, domain, resource string) bool {
+	at, slash := len(local), len(local)+1+len(domain)
+	return len(full) == slash+1+len(resource) && full[:at] == local && full[at] == '@' &&
+		full[at+1:slash] == domain && full[slash] == '/' && full[slash+1:] == resource
 }
 
 // retired reports whether s holds nothing but what destroy keeps: its
