@@ -10,19 +10,21 @@ func Step(s Session, ev Event) (Session, []Effect) {
 }
 
 // StepAppend is Step that appends the effects to out, so that an adapter
-// can reuse one buffer for every step and allocate nothing. It is StepTo on
-// a copy of s.
+// can reuse one buffer for every step and allocate nothing.
 func StepAppend(s Session, ev Event, out []Effect) (Session, []Effect) {
-	out = StepTo(&s, ev, out)
-	return s, out
+	// StepTo(&s, ev, out) on this copy is the same step, but it costs one
+	// more copy of the session (8 ns of a 40 ns step): both run machine.step.
+	m := machine{s: s, out: out}
+	m.step(ev)
+	return m.s, m.out
 }
 
-// StepTo is StepAppend that writes the session after ev over *s instead of
-// returning it, for an adapter that keeps its sessions in place and would
-// otherwise copy each one in and out of every step. Only the fields of *s
-// are assigned: a slice or element the old session held is replaced, never
-// changed, so a copy of *s taken before the step still holds the session
-// before it.
+// StepTo is StepAppend on *s: it writes the session after ev over *s
+// instead of returning it, for an adapter that keeps its sessions in place
+// and would otherwise copy each one in and out of every step. Only the
+// fields of *s are assigned: a slice or element the old session held is
+// replaced, never changed, so a copy of *s taken before the step still
+// holds the session before it.
 func StepTo(s *Session, ev Event, out []Effect) []Effect {
 	// The machine works on its own copy (a pointer to *s inside it would
 	// make every caller's session escape to the heap) and writes it back

@@ -12,14 +12,16 @@ func StepUser(u User, ev UserEvent) (User, []UserEffect) {
 	return StepUserAppend(u, ev, nil)
 }
 
-// StepUserAppend is StepUser that appends the effects to out. It is
-// StepUserTo on a copy of u.
+// StepUserAppend is StepUser that appends the effects to out.
 func StepUserAppend(u User, ev UserEvent, out []UserEffect) (User, []UserEffect) {
-	out = StepUserTo(&u, ev, out)
-	return u, out
+	// As StepAppend: StepUserTo(&u, ev, out) is the same step with one more
+	// copy of the user; both run userMachine.step.
+	m := userMachine{u: u, out: out}
+	m.step(ev)
+	return m.u, m.out
 }
 
-// StepUserTo is StepUserAppend that writes the user after ev over *u
+// StepUserTo is StepUserAppend on *u: it writes the user after ev over *u
 // instead of returning it, for a hub that keeps its user machines in place.
 // Only the fields of *u are assigned: the resources, roster items and
 // pending requests are replaced by new slices when they change, never
