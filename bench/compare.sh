@@ -13,8 +13,11 @@
 #
 # Needs root (Prosody and ejabberd run as their own users, through setpriv),
 # Debian's prosody and ejabberd packages, Go. Everything listens on
-# 127.0.0.1 only: xmppd 35224, Prosody 35222, ejabberd 35223 (Erlang
-# distribution 5211); state lives in /tmp/xmppfsm-bench.
+# 127.0.0.1 only: xmppd 29224, Prosody 29222, ejabberd 29223 (Erlang
+# distribution 5211), all below the kernel's ephemeral port range: the
+# thousands of client connections the bench opens and closes would
+# otherwise, now and then, hold a server's port when it restarts. State
+# lives in /tmp/xmppfsm-bench.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -116,9 +119,9 @@ figures() {
 	fi
 }
 
-# ---- xmppd (35224)
+# ---- xmppd (29224)
 
-XMPPD_ADDR=127.0.0.1:35224
+XMPPD_ADDR=127.0.0.1:29224
 XMPPD_PID=
 xmppd_template() {
 	rm -rf "$BASE/xmppd-template"
@@ -126,21 +129,21 @@ xmppd_template() {
 		"$BIN/xmppd" user add --batch --data "$BASE/xmppd-template" >&2
 }
 xmppd_start() { # plain | hashed | tls: one server does all three
-	port_free 35224
+	port_free 29224
 	rm -rf "$BASE/xmppd"
 	cp -a "$BASE/xmppd-template" "$BASE/xmppd"
 	"$BIN/xmppd" serve --domain localhost --c2s "$XMPPD_ADDR" --data "$BASE/xmppd" \
 		--insecure-plain >"$OUT/xmppd.log" 2>&1 </dev/null &
 	XMPPD_PID=$!
-	wait_port 35224 30
+	wait_port 29224 30
 }
 xmppd_pids() { echo "$XMPPD_PID"; }
 xmppd_stop() {
-	kill -TERM "$XMPPD_PID"
+	kill -TERM "$XMPPD_PID" 2>/dev/null || true
 	wait "$XMPPD_PID" || true
 }
 
-# ---- Prosody (35222)
+# ---- Prosody (29222)
 
 PROSODY_BASE="$BASE/prosody"
 PROSODY_CFG="$HERE/prosody.cfg.lua"
@@ -168,7 +171,7 @@ prosody_template() {
 	chmod 600 "$t/certs/localhost.key"
 }
 prosody_start() { # plain | hashed | tls
-	port_free 35222
+	port_free 29222
 	local t="$BASE/prosody-template" creds=plain
 	[ "$1" = hashed ] && creds=hashed
 	rm -rf "$PROSODY_BASE"
@@ -183,15 +186,15 @@ prosody_start() { # plain | hashed | tls
 		setpriv --reuid=prosody --regid=prosody --init-groups -- \
 		/usr/bin/prosody --config "$PROSODY_CFG" -F >"$OUT/prosody.out" 2>&1 </dev/null &
 	PROSODY_PID=$!
-	wait_port 35222 30
+	wait_port 29222 30
 }
 prosody_pids() { echo "$PROSODY_PID"; }
 prosody_stop() {
-	kill -TERM "$PROSODY_PID"
+	kill -TERM "$PROSODY_PID" 2>/dev/null || true
 	wait "$PROSODY_PID" || true
 }
 
-# ---- ejabberd (35223)
+# ---- ejabberd (29223)
 
 EJ_BASE="$BASE/ejabberd"
 EJ_NODE=benchpeer@localhost
@@ -214,14 +217,14 @@ ejabberd_cert() {
 	cat "$BASE/ej.crt" "$BASE/ej.key" >"$BASE/ejabberd-cert.pem"
 }
 ejabberd_up() { # CONFIG
-	port_free 35223
+	port_free 29223
 	mkdir -p "$EJ_BASE/log" "$EJ_BASE/db"
 	cp "$BASE/ejabberd-cert.pem" "$EJ_BASE/cert.pem"
 	chown -R ejabberd:ejabberd "$EJ_BASE"
 	chmod 600 "$EJ_BASE/cert.pem"
 	ejctl "$1" start
 	timeout 120 bash -c "$(declare -f as_ejabberd ejctl); EJ_BASE='$EJ_BASE' HERE='$HERE'; ejctl '$1' started"
-	wait_port 35223 60
+	wait_port 29223 60
 }
 ejabberd_down() { # CONFIG
 	local p; p=$(ejabberd_pid)
@@ -299,8 +302,8 @@ for run in $(seq 1 "$RUNS"); do
 	for s in $SERVERS; do
 		case "$s" in
 		xmppd) addr=$XMPPD_ADDR ;;
-		prosody) addr=127.0.0.1:35222 ;;
-		ejabberd) addr=127.0.0.1:35223 ;;
+		prosody) addr=127.0.0.1:29222 ;;
+		ejabberd) addr=127.0.0.1:29223 ;;
 		esac
 		log "run $run/$RUNS: $s"
 		figures "$s" "$addr" "$run"

@@ -1,4 +1,4 @@
--- Prosody for bench/compare.sh: loopback only, port 35222, no s2s, no
+-- Prosody for bench/compare.sh: loopback only, port 29222, no s2s, no
 -- offline storage; adapted from ../shared/peers/prosody.cfg.lua.
 -- compare.sh sets the environment: BENCH_PROSODY_BASE (data, pid, log),
 -- BENCH_PROSODY_AUTH (internal_plain or internal_hashed),
@@ -11,7 +11,7 @@ certificates = base .. "/certs"
 
 interfaces = { "127.0.0.1" }
 local_interfaces = { "127.0.0.1" }
-c2s_ports = { 35222 }
+c2s_ports = { 29222 }
 c2s_interfaces = { "127.0.0.1" }
 s2s_ports = { }
 
