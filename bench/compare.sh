@@ -8,7 +8,7 @@
 # runs per figure and server, the plot bench/results.svg, the machine,
 # versions and commands) plus the raw results in bench/results.jsonl.
 #
-#   bench/compare.sh [--users N] [--runs R] [--sessions S] [--rate MSGS_PER_S]
+#   bench/compare.sh [--users N] [--runs R] [--sessions S] [--rate MSGS_PER_S] [--rate-high MSGS_PER_S]
 #                    [--servers "xmppd prosody ejabberd"] [--shared] [--no-md]
 #
 # Needs root (Prosody and ejabberd run as their own users, through setpriv),
@@ -30,6 +30,7 @@ USERS=2000
 RUNS=3
 SESSIONS=10000
 RATE=5000
+RATE_HIGH=15000
 SERVERS="xmppd prosody ejabberd"
 SHARED=0
 MD=1
@@ -39,13 +40,14 @@ while [ $# -gt 0 ]; do
 	--runs) RUNS="$2"; shift 2 ;;
 	--sessions) SESSIONS="$2"; shift 2 ;;
 	--rate) RATE="$2"; shift 2 ;;
+	--rate-high) RATE_HIGH="$2"; shift 2 ;;
 	--servers) SERVERS="$2"; shift 2 ;;
 	--shared) SHARED=1; shift ;;
 	--no-md) MD=0; shift ;;
-	*) echo "usage: $0 [--users N] [--runs R] [--sessions S] [--rate R] [--servers LIST] [--shared] [--no-md]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--users N] [--runs R] [--sessions S] [--rate R] [--rate-high R] [--servers LIST] [--shared] [--no-md]" >&2; exit 2 ;;
 	esac
 done
-ARGS="--users $USERS --runs $RUNS --sessions $SESSIONS --rate $RATE --servers \"$SERVERS\""
+ARGS="--users $USERS --runs $RUNS --sessions $SESSIONS --rate $RATE --rate-high $RATE_HIGH --servers \"$SERVERS\""
 [ "$SHARED" = 1 ] && ARGS="$ARGS --shared"
 
 # Sessions need a descriptor each, in the bench and in the servers.
@@ -101,6 +103,7 @@ figures() {
 	"${s}_start" plain; pids=$("${s}_pids")
 	bench "$s" "$addr" "$pids" messages messages --pairs 50 --k 1000 --w 10 --c 50
 	bench "$s" "$addr" "$pids" messages-rate messages --pairs 50 --k 500 --rate "$RATE" --c 50
+	bench "$s" "$addr" "$pids" messages-rate-high messages --pairs 50 --k 1000 --rate "$RATE_HIGH" --c 50
 	bench "$s" "$addr" "$pids" presence presence --contacts 200 --changes 50 --c 50
 	"${s}_stop"
 	"${s}_start" plain; pids=$("${s}_pids")
@@ -361,7 +364,8 @@ cp "$RESULTS" "$HERE/results.jsonl"
 	echo '```'
 	echo "logins        bench logins   --n $USERS --c 50                      # stream, PLAIN, bind, roster get, initial presence echoed"
 	echo "messages      bench messages --pairs 50 --k 1000 --w 10 --c 50      # both of a pair send 1000 chats to the other's full JID, 10 in flight each"
-	echo "messages-rate bench messages --pairs 50 --k 500 --rate $RATE --c 50   # the same, paced at $RATE msgs/s in all; latency from the scheduled send"
+	echo "messages-rate bench messages --pairs 50 --k 500 --rate $RATE --c 50   # the same, paced at $RATE msgs/s in all; latency from each write"
+	echo "messages-rate-high bench messages --pairs 50 --k 1000 --rate $RATE_HIGH --c 50   # and at $RATE_HIGH msgs/s"
 	echo "presence      bench presence --contacts 200 --changes 50 --c 50     # 200 subscribed contacts online, 50 presence changes each must reach"
 	echo "idle          bench idle     --n $USERS --c 50                      # RSS delta / sessions after a 2 s settle, then a ping per session"
 	echo "logins-scram  bench logins   --n $USERS --c 50 --mech SCRAM-SHA-1   # hashed credentials; an untimed first pass fills the client's key cache"

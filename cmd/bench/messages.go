@@ -33,7 +33,7 @@ type msgResult struct {
 // sent and received.
 type flow struct {
 	from, to *client
-	sentAt   []atomic.Int64 // UnixNano of each message's send (or schedule)
+	sentAt   []atomic.Int64 // UnixNano of each message's write
 	got      []atomic.Bool
 	window   chan struct{} // a token per message in flight
 	sent     atomic.Int64
@@ -155,7 +155,11 @@ func runMessages(ctx context.Context, t *target, o msgOptions) msgResult {
 							return
 						}
 					}
-					f.sentAt[seq].Store(next.UnixNano())
+					// Latency is taken from the write, not the schedule:
+					// the sends do not wait for answers, so a slow server
+					// still shows, and the client's own timer lateness
+					// (the same whatever the server) does not.
+					f.sentAt[seq].Store(time.Now().UnixNano())
 					next = next.Add(interval)
 				} else {
 					select {

@@ -27,7 +27,7 @@ func (res results) plot(w io.Writer) {
 		if m.higher {
 			better = "higher is better"
 		}
-		fmt.Fprintf(w, `<text x="8" y="16" font-weight="bold">%s</text>`+"\n", html.EscapeString(clip(m.title, 44)))
+		fmt.Fprintf(w, `<text x="8" y="16" font-weight="bold">%s</text>`+"\n", html.EscapeString(clip(res.titleOf(m), 44)))
 		fmt.Fprintf(w, `<text x="8" y="30" fill="#555">%s%s</text>`+"\n", html.EscapeString(unitText(m.unit)), better)
 		vals := make([]float64, len(servers))
 		hi := 0.0

@@ -23,6 +23,27 @@ type metric struct {
 	// goal returns the goal's text and whether ours meets it; ok reports
 	// whether the goal could be judged (the peers' figures may be missing).
 	goal func(ours float64, peer map[string]float64) (text string, met, ok bool)
+	// withRate adds the offered rate of the runs to the title.
+	withRate bool
+}
+
+// fifthOfProsody is the latency goal: at most a fifth of Prosody's.
+func fifthOfProsody(v float64, p map[string]float64) (string, bool, bool) {
+	pr, ok := p["prosody"]
+	return fmt.Sprintf("≤ 1/5 of Prosody (%s ms)", num(pr/5)), v <= pr/5, ok
+}
+
+// titleOf returns m's title, with the offered rate when it has one.
+func (res results) titleOf(m metric) string {
+	if !m.withRate {
+		return m.title
+	}
+	for _, s := range servers {
+		if v, n := res.median(metric{figure: m.figure, path: "offered_rate"}, s); n > 0 {
+			return fmt.Sprintf("%s (%s msgs/s)", m.title, num(v))
+		}
+	}
+	return m.title
 }
 
 // ours is the label of xmppd's results.
@@ -47,11 +68,10 @@ var metrics = []metric{
 			return fmt.Sprintf("> both peers (%s)", num(best)), v > best, len(p) > 0
 		}},
 	{figure: "messages", path: "latency.p99_ms", title: "message p99 latency, window mode", unit: "ms"},
-	{figure: "messages-rate", path: "latency.p99_ms", title: "message p99 latency at a fixed offered rate", unit: "ms",
-		goal: func(v float64, p map[string]float64) (string, bool, bool) {
-			pr, ok := p["prosody"]
-			return fmt.Sprintf("≤ 1/5 of Prosody (%s ms)", num(pr/5)), v <= pr/5, ok
-		}},
+	{figure: "messages-rate", path: "latency.p99_ms", title: "message p99 latency, fixed rate", unit: "ms", withRate: true,
+		goal: fifthOfProsody},
+	{figure: "messages-rate-high", path: "latency.p99_ms", title: "message p99 latency, fixed rate", unit: "ms", withRate: true,
+		goal: fifthOfProsody},
 	{figure: "presence", path: "broadcasts_per_sec", title: "presence broadcasts/s", unit: "/s", higher: true},
 	{figure: "idle", path: "kib_per_session", title: "RSS per idle available session, plaintext", unit: "KiB",
 		goal: func(v float64, _ map[string]float64) (string, bool, bool) { return "≤ 8 KiB", v <= 8, true }},
@@ -178,7 +198,7 @@ func (res results) markdown(w io.Writer) {
 	fmt.Fprintln(w, "---|---|")
 	for _, m := range metrics {
 		vals := map[string]float64{}
-		fmt.Fprintf(w, "| %s |", m.title)
+		fmt.Fprintf(w, "| %s |", res.titleOf(m))
 		for _, s := range servers {
 			v, runs := res.median(m, s)
 			cell := num(v)
