@@ -40,7 +40,7 @@ func (res results) titleOf(m metric) string {
 	}
 	for _, s := range servers {
 		if v, n := res.median(metric{figure: m.figure, path: "offered_rate"}, s); n > 0 {
-			return fmt.Sprintf("%s (%s msgs/s)", m.title, num(v))
+			return fmt.Sprintf("%s at %s msgs/s", m.title, num(v))
 		}
 	}
 	return m.title
@@ -68,9 +68,9 @@ var metrics = []metric{
 			return fmt.Sprintf("> both peers (%s)", num(best)), v > best, len(p) > 0
 		}},
 	{figure: "messages", path: "latency.p99_ms", title: "message p99 latency, window mode", unit: "ms"},
-	{figure: "messages-rate", path: "latency.p99_ms", title: "message p99 latency, fixed rate", unit: "ms", withRate: true,
+	{figure: "messages-rate", path: "latency.p99_ms", title: "message p99 latency", unit: "ms", withRate: true,
 		goal: fifthOfProsody},
-	{figure: "messages-rate-high", path: "latency.p99_ms", title: "message p99 latency, fixed rate", unit: "ms", withRate: true,
+	{figure: "messages-rate-high", path: "latency.p99_ms", title: "message p99 latency", unit: "ms", withRate: true,
 		goal: fifthOfProsody},
 	{figure: "presence", path: "broadcasts_per_sec", title: "presence broadcasts/s", unit: "/s", higher: true},
 	{figure: "idle", path: "kib_per_session", title: "RSS per idle available session, plaintext", unit: "KiB",
