@@ -111,8 +111,9 @@ const (
 	// in order. The hub deletes as many of them as it handed over, counted
 	// from the first of those deliveries up to the first it did not hand
 	// over: a delivery is handed over when the target session was open when
-	// stepped with it (EvRouted) and the connection's output refused none
-	// of that step's writes (S-98 closes a session whose output is full).
+	// stepped with it (EvRouted), the connection's output refused none of
+	// that step's writes (S-98 closes a session whose output is full) and
+	// the adapter had not found the connection dead (a write failed).
 	// Handed over means appended to the connection's output, not read by the
 	// client: without XEP-0198 the server cannot know that. A message not
 	// handed over, and every one after it, stays stored for the next flush.

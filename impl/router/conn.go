@@ -3,6 +3,7 @@ package router
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/xmppfsm/xmppfsm/fsm"
 )
@@ -26,7 +27,18 @@ type Conn struct {
 	s        fsm.Session
 	held     []string // full JIDs the registry maps to this connection
 	detached bool
+
+	// lost is set by Lost: output can no longer reach the client.
+	lost atomic.Bool
 }
+
+// Lost tells the router that the connection's output can no longer reach
+// the client (a write to it failed). From then on no stanza given to the
+// session counts as handed over (fsm.UEffDeleteOffline keeps it stored),
+// although the session ends only when the adapter steps it with
+// EvConnLost. Lost takes no lock: the adapter may call it from any
+// goroutine, while a step is running too.
+func (c *Conn) Lost() { c.lost.Store(true) }
 
 // userJob is an event for the user machine of a bare JID.
 type userJob struct {
@@ -75,9 +87,9 @@ func (c *Conn) Step(ev fsm.Event) []fsm.Effect {
 // or belong to the connection in rest. When own is false (the connection
 // did not make the step) the connection's effects go to out instead and
 // rest is nil. A session that closes is detached and loses its resources.
-// taken reports whether the session was open when stepped and out refused
-// none of the step's writes: for EvRouted, that the stanza was handed over
-// (fsm.UEffDeleteOffline).
+// taken reports whether the session was open when stepped, out refused
+// none of the step's writes and the connection was not Lost: for
+// EvRouted, that the stanza was handed over (fsm.UEffDeleteOffline).
 func (c *Conn) stepConn(ev fsm.Event, own bool, jobs []userJob) (_ []userJob, rest []fsm.Effect, taken bool) {
 	r := c.r
 	switch ev.Kind {
@@ -127,7 +139,7 @@ func (c *Conn) stepConn(ev fsm.Event, own bool, jobs []userJob) (_ []userJob, re
 		c.held = nil
 		r.conns.deleteIf(c.id, c)
 	}
-	return jobs, rest, open && !overflow
+	return jobs, rest, open && !overflow && !c.lost.Load()
 }
 
 // effectBufs recycles the effect buffers of session steps: stepConn

@@ -82,3 +82,44 @@ func countIDs(writes []string, prefix string) int {
 	}
 	return n
 }
+
+// TestFlushToLostConnection: when the connection's writes start failing in
+// the middle of an offline flush (the adapter calls Lost, and its output
+// takes and drops everything after, as a dying connection's does), the
+// messages given to the session from the step in which the loss is known
+// on are not handed over and stay stored (I-27): that one may or may not
+// have gone out, and twice is better than never.
+func TestFlushToLostConnection(t *testing.T) {
+	const stored, before = 10, 3
+	w := newWorld(t)
+	w.login("a", "alice", "a", "home")
+	for i := range stored {
+		w.send("a", fmt.Sprintf(`<message to='bob@localhost' type='chat' id='m%d'><body>%d</body></message>`, i, i))
+	}
+	var b *client
+	sent := 0
+	b = &client{c: w.r.Attach("b1", func(e fsm.Effect) bool {
+		if e.Kind == fsm.EffSend && e.Elem != nil && e.Elem.Tag == "message" {
+			if sent++; sent == before {
+				b.c.Lost() // the writer failed while this one was given
+			}
+		}
+		return true
+	}), st: w.st}
+	w.conns = append(w.conns, b.c)
+	b.login(t, "bob", "b", "work")
+	b.send(t, `<presence/>`)
+	if sent != stored {
+		t.Fatalf("the flush gave %d messages to the session, want all %d", sent, stored)
+	}
+	msgs, err := w.st.Offline("bob@localhost")
+	if err != nil || len(msgs) != stored-before+1 {
+		t.Fatalf("%d messages stored after a flush to a lost connection (%v), want the %d given from the loss on", len(msgs), err, stored-before+1)
+	}
+	if id := msgs[0].Elem.SelectAttrValue("id", ""); id != fmt.Sprintf("m%d", before-1) {
+		t.Errorf("oldest stored message is %s, want m%d", id, before-1)
+	}
+	b.step(fsm.Event{Kind: fsm.EvConnLost})
+	w.clients["a"].step(fsm.Event{Kind: fsm.EvStreamEnd})
+	checkAll(t, w.r, w.conns)
+}

@@ -135,7 +135,7 @@ func randomID() string {
 // step closed the session). out is called with the session's lock held,
 // and often with a user machine's lock held too: it must not block (append
 // to a capped buffer; see impl/README.md) and must not call the Router or
-// a Conn.
+// a Conn (Conn.Lost excepted: it only sets a flag).
 //
 // out reports false when a write (EffSendHeader or EffSend) does not fit
 // in the connection's output buffer and was dropped. The router then

@@ -239,6 +239,10 @@ func (c *conn) send() bool {
 		err := c.write(buf.Bytes())
 		putOutBuf(buf)
 		if err != nil {
+			// Nothing more reaches the client: what the session is
+			// given from now on is not handed over (an offline flush
+			// still running keeps the rest stored).
+			c.rc.Lost()
 			c.mu.Lock()
 			c.abort, c.reason = true, "write: "+err.Error()
 			c.drained.Broadcast()
