@@ -38,4 +38,7 @@ func TestForget(t *testing.T) {
 	if len(written) != 0 {
 		t.Fatalf("an event to a forgotten connection wrote to %v", written)
 	}
+	if _, ok := h.Session("c1"); ok {
+		t.Fatal("an event to a forgotten connection brought its session back")
+	}
 }

@@ -54,6 +54,7 @@ func Start(t testing.TB, bin string, args ...string) *Process {
 	go func() {
 		defer close(copied)
 		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20) // a log line longer than the default 64 KiB must not end the collection
 		for sc.Scan() {
 			p.Log.add(sc.Text())
 		}
