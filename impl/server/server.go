@@ -47,9 +47,11 @@ const (
 	// chunk was sent since they last went past it), never past twice the
 	// cap. So a connection's output holds at most about MaxOutput/2 +
 	// one answer to the client's own request (bounded by the roster limit
-	// and the offline quota, times the stanza limit) + 2 × MaxOutput; the
-	// buffers holding it take up to twice that (a buffer being sent is
-	// kept whole until sent, and a growing one keeps spare room).
+	// and the offline quota, times the stanza limit) + 2 × MaxOutput, plus
+	// the stanzas others send it while that answer is being made (they
+	// are not cut either: bounded by how long the step takes, not by
+	// bytes); the buffers holding it take up to twice that (a buffer being
+	// sent is kept whole until sent, and a growing one keeps spare room).
 	MaxOutput = 4 << 20
 	// writeTimeout bounds each chunk (writeChunk) written to a client: a
 	// client that reads nothing for that long is disconnected.
