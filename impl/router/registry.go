@@ -33,10 +33,12 @@ type regShard struct {
 }
 
 // regEntry is one full JID's holder; pending while the holder's session has
-// not yet stepped the grant that added it.
+// not yet stepped the grant that added it, with the count that grant
+// reported (n), which a takeover of it reports again.
 type regEntry struct {
 	c       *Conn
 	pending bool
+	n       int
 }
 
 // regCount is one user's full JIDs in the registry, and how many of them
@@ -75,7 +77,8 @@ func (g *registry) get(full string) (*Conn, bool) {
 // true (ConflictReplace). It returns the previous holder (nil if none),
 // whether c holds full now, and the count the grant reports (S-99): the
 // user's full JIDs, this one included; for a takeover of a settled full
-// JID, those less the pending grants of others.
+// JID, those less the pending grants of others; for a takeover of a
+// pending one, what that grant reported.
 func (g *registry) claim(full string, c *Conn, take bool) (prev *Conn, ok bool, n int) {
 	user := bare(full)
 	s := g.shard(user)
@@ -85,20 +88,21 @@ func (g *registry) claim(full string, c *Conn, take bool) (prev *Conn, ok bool, 
 	e, had := s.full[full]
 	switch {
 	case !had:
-		s.full[full] = regEntry{c: c, pending: true}
 		cnt.held++
 		cnt.pending++
 		s.users[user] = cnt
+		s.full[full] = regEntry{c: c, pending: true, n: cnt.held}
 		return nil, true, cnt.held
 	case e.c == c:
 		return c, true, cnt.held
 	case !take:
 		return e.c, false, 0
 	case e.pending:
-		// A grant not settled yet: the taker inherits it, pending, and is
-		// counted like it.
-		s.full[full] = regEntry{c: c, pending: true}
-		return e.c, true, cnt.held
+		// A grant not settled yet: the taker inherits it, pending, with
+		// the count it reported: later grants of others, which may be
+		// over the limit, do not make the takeover look over it too.
+		s.full[full] = regEntry{c: c, pending: true, n: e.n}
+		return e.c, true, e.n
 	default:
 		s.full[full] = regEntry{c: c}
 		return e.c, true, cnt.held - cnt.pending

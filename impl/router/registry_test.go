@@ -52,9 +52,13 @@ func TestRegistryCounts(t *testing.T) {
 	g.settle("u@h/1", a)
 	claim("u@h/2", b, false, true, 2) // pending: maybe one too many
 	claim("u@h/1", c, false, false, 0)
-	claim("u@h/1", c, true, true, 1) // takes a settled one over: b's pending grant left out
-	claim("u@h/2", d, true, true, 2) // takes b's pending one over: counted like it
-	g.settle("u@h/2", b)             // b no longer holds it: nothing happens
+	claim("u@h/1", c, true, true, 1)  // takes a settled one over: b's pending grant left out
+	claim("u@h/3", a, false, true, 3) // pending, over a limit of 2
+	claim("u@h/2", d, true, true, 2)  // takes b's pending one over: b's count, not a's later one
+	if !g.deleteIf("u@h/3", a) {      // a hands its extra one back
+		t.Fatal("a could not hand its grant back")
+	}
+	g.settle("u@h/2", b) // b no longer holds it: nothing happens
 	if _, held, pending := g.sizes(); held != 2 || pending != 1 {
 		t.Errorf("held %d, pending %d; want 2, 1", held, pending)
 	}
