@@ -191,6 +191,11 @@ func Parse(name string, src []byte) (*Script, error) {
 	if text != "" {
 		p.lines = strings.Split(text, "\n")
 	}
+	for i, l := range p.lines {
+		// A carriage return ends a line, never belongs to it: "\r\r\n"
+		// and a last line ending in "\r" alone are line ends too.
+		p.lines[i] = strings.TrimRight(l, "\r")
+	}
 	if err := p.header(); err != nil {
 		return nil, err
 	}
