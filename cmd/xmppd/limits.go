@@ -37,6 +37,7 @@ type limitFlags struct {
 	maxStanza, maxResources int
 	maxRoster, maxDirected  int
 	maxSASLFailures         int
+	idleUsers               int
 	conflict                string
 	subscribeAck, probe     bool
 }
@@ -49,6 +50,7 @@ func (l *limitFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&l.maxResources, "max-resources", DefaultMaxResources, "most connected resources per account (0: no limit)")
 	fs.IntVar(&l.maxRoster, "max-roster-items", DefaultMaxRosterItems, "most items per roster (0: no limit)")
 	fs.IntVar(&l.maxDirected, "max-directed", DefaultMaxDirected, "most directed-presence targets a session remembers (0: no limit)")
+	fs.IntVar(&l.idleUsers, "idle-users", 1024, "user machines with no connected resource kept in memory, the most recently used (0: none; each stanza to an offline user then reads the store)")
 	fs.IntVar(&l.maxSASLFailures, "max-sasl-failures", 3, "failed SASL attempts before the stream is closed (1 to 255; RFC 6120 §6.4.5 suggests 2 to 5)")
 	fs.StringVar(&l.conflict, "conflict", "replace", "answer to a bind of a resource in use: replace, refuse or generate")
 	fs.BoolVar(&l.subscribeAck, "subscribe-ack", false, "acknowledge a delivered subscription request with unavailable presence (Prosody's extra)")
@@ -91,6 +93,14 @@ func (l *limitFlags) config() (server.Config, error) {
 		return cfg, usageErr("serve: --max-sasl-failures %d: want 1 to 255", l.maxSASLFailures)
 	}
 	cfg.MaxSASLFailures = uint8(l.maxSASLFailures)
+	switch {
+	case l.idleUsers < 0:
+		return cfg, usageErr("serve: --idle-users %d: not a count (0 keeps none)", l.idleUsers)
+	case l.idleUsers == 0:
+		cfg.IdleUsers = -1 // the router's "none"
+	default:
+		cfg.IdleUsers = l.idleUsers
+	}
 	c, ok := conflictPolicies[l.conflict]
 	if !ok {
 		return cfg, usageErr("serve: --conflict %q: want replace, refuse or generate", l.conflict)

@@ -29,6 +29,7 @@ func TestLimitFlags(t *testing.T) {
 		MaxRosterItems:     DefaultMaxRosterItems,
 		MaxDirected:        DefaultMaxDirected,
 		MaxSASLFailures:    3,
+		IdleUsers:          1024,
 	}
 	for _, tc := range []struct {
 		args    []string
@@ -52,6 +53,9 @@ func TestLimitFlags(t *testing.T) {
 			c.MaxResources, c.MaxRosterItems, c.MaxDirected = 0, 0, 0 // no limits
 		}},
 		{args: []string{"--max-sasl-failures", "5"}, want: func(c *server.Config) { c.MaxSASLFailures = 5 }},
+		{args: []string{"--idle-users", "10"}, want: func(c *server.Config) { c.IdleUsers = 10 }},
+		{args: []string{"--idle-users", "0"}, want: func(c *server.Config) { c.IdleUsers = -1 }},
+		{args: []string{"--idle-users", "-3"}, wantErr: "--idle-users -3: not a count"},
 		{args: []string{"--max-sasl-failures", "0"}, wantErr: "--max-sasl-failures 0: want 1 to 255"},
 		{args: []string{"--max-sasl-failures", "256"}, wantErr: "--max-sasl-failures 256: want 1 to 255"},
 		{args: []string{"--conflict", "refuse"}, want: func(c *server.Config) { c.Conflict = fsm.ConflictRefuse }},

@@ -100,6 +100,10 @@ type Config struct {
 	// stream is closed (fsm.Policy.MaxSASLFailures, S-38); 0 means the
 	// fsm's default.
 	MaxSASLFailures uint8
+	// IdleUsers is the number of user machines with no connected resource
+	// kept in memory (router.Options.IdleUsers): 0 means the router's
+	// default, a negative number none.
+	IdleUsers int
 	// Conflict is the answer to a bind of a resource another session of
 	// the user holds (fsm.Policy.Conflict, S-54); the zero value replaces
 	// the other session, as the RFC's default.
@@ -201,7 +205,7 @@ func New(cfg Config) (*Server, error) {
 		conns:     make(map[*conn]struct{}),
 		maxOutput: maxOutput,
 	}
-	ropts := router.Options{}
+	ropts := router.Options{IdleUsers: cfg.IdleUsers}
 	if rec := cfg.Record; rec != nil {
 		ropts.Observe, ropts.ObserveUserLoad, ropts.ObserveUser = rec.Step, rec.UserLoaded, rec.UserStep
 	}
