@@ -65,6 +65,13 @@ type UserEvent struct {
 	Cause    UserEventKind   // UEvStoreFailed
 }
 
+// StoreFailed returns the UEvStoreFailed event that tells the machine, as
+// it was before ev, that the store refused the writes of its step on ev
+// (I-56).
+func (ev UserEvent) StoreFailed() UserEvent {
+	return UserEvent{Kind: UEvStoreFailed, Cause: ev.Kind, From: ev.From, To: ev.To, Elem: ev.Elem}
+}
+
 // StoredMessage is a message kept in offline storage: the element with its
 // final from and to, and when the server received it (XEP-0082 date-time,
 // from the adapter's clock).

@@ -134,11 +134,7 @@ func TestServeMaxResources(t *testing.T) {
 	}
 	second.Restart()
 	second.Send(`<iq type='set' id='b2'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>two</resource></bind></iq>`)
-	iq := second.Expect("iq")
-	if iq.SelectAttrValue("type", "") != "error" || iq.FindElement("error/resource-constraint") == nil ||
-		iq.FindElement("error").SelectAttrValue("type", "") != "wait" {
-		t.Errorf("second resource: %s, want a wait/resource-constraint error", fsm.XML(iq))
-	}
+	wantResourceConstraint(t, "second resource", second.Expect("iq"))
 }
 
 // startServe runs xmppd serve on a free loopback port with args (plus
@@ -223,8 +219,7 @@ func TestServeAppliesLimits(t *testing.T) {
 // type wait with the condition resource-constraint.
 func wantResourceConstraint(t *testing.T, what string, el *etree.Element) {
 	t.Helper()
-	e := el.SelectElement("error")
-	if el.SelectAttrValue("type", "") != "error" || e == nil || e.SelectAttrValue("type", "") != "wait" || e.SelectElement("resource-constraint") == nil {
+	if el.SelectAttrValue("type", "") != "error" || !isError(el, "wait", "resource-constraint") {
 		t.Errorf("%s: %s, want a wait/resource-constraint error", what, fsm.XML(el))
 	}
 }

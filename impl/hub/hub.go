@@ -388,7 +388,7 @@ func (h *Hub) stepUser(j string, u *fsm.User, ev fsm.UserEvent) {
 			if h.Trace != nil {
 				h.Trace("user "+j, ev.String(), append(render(effects), "(the store refuses the writes)"))
 			}
-			ev = fsm.UserEvent{Kind: fsm.UEvStoreFailed, Cause: ev.Kind, From: ev.From, To: ev.To, Elem: ev.Elem}
+			ev = ev.StoreFailed()
 			*u, effects = fsm.StepUserAppend(before, ev, effects[:0])
 		}
 	}

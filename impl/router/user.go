@@ -167,7 +167,7 @@ func (w *run) stepLocked(cl *cell, j string, ev fsm.UserEvent) {
 	next, effects := fsm.StepUserAppend(cl.u, ev, (*buf)[:0])
 	if err := w.commit(j, effects); err != nil {
 		w.storeErr(err)
-		ev = fsm.UserEvent{Kind: fsm.UEvStoreFailed, Cause: ev.Kind, From: ev.From, To: ev.To, Elem: ev.Elem}
+		ev = ev.StoreFailed()
 		clear(effects)
 		next, effects = fsm.StepUserAppend(cl.u, ev, effects[:0])
 	}

@@ -45,8 +45,8 @@ func TestStoreWriteFails(t *testing.T) {
 	if iq.SelectAttrValue("id", "") != "s1" || iq.SelectAttrValue("type", "") != "error" {
 		t.Fatalf("roster set: got id %q type %q, want the error of s1", iq.SelectAttrValue("id", ""), iq.SelectAttrValue("type", ""))
 	}
-	if e := iq.SelectElement("error"); e == nil || e.SelectAttrValue("type", "") != "wait" || e.SelectElement("resource-constraint") == nil {
-		t.Fatalf("roster set: want a wait/resource-constraint error")
+	if typ, cond := errorOf(iq); typ != "wait" || cond != "resource-constraint" {
+		t.Fatalf("roster set: %s/%s, want a wait/resource-constraint error", typ, cond)
 	}
 	if n := rosterItems("r2"); n != 0 {
 		t.Errorf("the roster has %d items after a set the store refused", n)
