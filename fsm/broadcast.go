@@ -10,8 +10,10 @@ import "github.com/beevik/etree"
 func (m *userMachine) broadcast(ev UserEvent) {
 	u := &m.u
 	i := u.resource(ev.From)
-	if i < 0 {
-		return // I-2: nothing is sent for a resource that is not bound
+	if i < 0 || Classify(ev.Elem) != ClassPresence {
+		// I-2: nothing is sent for a resource that is not bound, nor
+		// broadcast that is not presence.
+		return
 	}
 	switch attr(ev.Elem, "type") {
 	case "":
