@@ -872,6 +872,9 @@ func (s *sim) choose() action {
 		return action{op: opLogin, dev: dev, res: res}
 	}
 	k := liveSlots[r>>17&1023]
+	if (k == kRosterSet || k == kSubscribe) && s.rosterSize(acc) >= steadyRoster {
+		k = kRosterRemove // a user with a full roster makes room first
+	}
 	a := action{op: opSend, kind: k, dev: dev, target: targetNone}
 	switch k {
 	case kRosterSet, kRosterRemove, kProbe, kIQBare:
@@ -879,10 +882,16 @@ func (s *sim) choose() action {
 		if k == kRosterSet && r>>27&31 == 0 {
 			a.target = acc // I-42: one's own JID is refused
 		}
+		if k == kRosterRemove && r>>27&3 != 0 {
+			a.target = s.contact(acc, a.target)
+		}
 	case kSubscribe, kUnsubscribe, kUnsubscribed:
 		a.target = s.pickTarget(acc)
-		if r>>27&31 == 0 {
+		switch {
+		case r>>27&31 == 0:
 			a.target = acc // I-30
+		case k != kSubscribe && r>>27&3 != 0:
+			a.target = s.contact(acc, a.target)
 		}
 	case kSubscribed:
 		a.target = s.pickTarget(acc)
@@ -907,6 +916,36 @@ func (s *sim) choose() action {
 		a.res = 1 + uint8(r>>27&1)
 	}
 	return a
+}
+
+// steadyRoster is the roster size at which a user stops adding contacts
+// and removes one instead. Without it rosters grow with the run (requests
+// and roster sets to random accounts add contacts faster than removals
+// find them), and so does the cost of every presence broadcast and roster
+// fetch: the rate a run reports would depend on its length.
+const steadyRoster = 20
+
+// rosterSize returns the number of items in the roster of account acc.
+func (s *sim) rosterSize(acc int32) int {
+	if u, ok := s.h.User(s.acc[acc].bare); ok {
+		return len(u.Roster.Items)
+	}
+	return 0
+}
+
+// contact returns a contact of account acc chosen at random from its
+// roster, or otherwise if it has none that is an account of the
+// simulation. Removals and cancellations mostly go to contacts, as a
+// user's do, rather than to accounts the user most likely never added.
+func (s *sim) contact(acc, otherwise int32) int32 {
+	u, ok := s.h.User(s.acc[acc].bare)
+	if !ok || len(u.Roster.Items) == 0 {
+		return otherwise
+	}
+	if t := s.accountOf(u.Roster.Items[s.rng.IntN(len(u.Roster.Items))].JID); t >= 0 {
+		return t
+	}
+	return otherwise
 }
 
 // accountOf returns the account of a bare JID of the simulation, or -1.
