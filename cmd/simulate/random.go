@@ -57,8 +57,9 @@ func randomSim(args []string, stdout, stderr io.Writer) int {
 	shrinkTime := fs.Duration("shrink-time", 60*time.Second, "time allowed for shrinking a violation")
 	tolerate := fs.String("tolerate", "", "comma-separated invariant `IDs` (e.g. WI-4) whose violations are counted and reported but do not stop the run")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run (not of the shrinking) to `FILE`, for go tool pprof")
+	costs := fs.Bool("costs", false, "time every event and print what each input costs, in the machines and in the checks (adds about 50 ns an event)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: simulate random [--clients N] [--events M] [--seed S] [--out FILE] [--tolerate IDS] [--cpuprofile FILE]
+		fmt.Fprint(fs.Output(), `usage: simulate random [--clients N] [--events M] [--seed S] [--out FILE] [--tolerate IDS] [--cpuprofile FILE] [--costs]
 
 Runs N clients, chosen at random, through the session and user machines on
 the in-memory hub for M client events, checking the invariants after every
@@ -106,6 +107,9 @@ violation the seed and a shrunk scansion script that reproduces it.
 	s := newSim(*clients, tol)
 	s.rng = rand.New(rand.NewPCG(*seed, *seed^0x9e3779b97f4a7c15))
 	s.record = true
+	if *costs {
+		s.costs = new([numKinds]inputCost)
+	}
 	if progressOn(stderr) {
 		s.progress = progressBar(stderr, *events)
 	}
@@ -681,6 +685,9 @@ type sim struct {
 	established, replaced, loginsFailed, junk, late int
 	delivered, messages                             int
 
+	// costs, with --costs, times each event by its input.
+	costs *[numKinds]inputCost
+
 	// coverage: obs[(kind*phases+before)*phases+after] counts events;
 	// iHits counts I-n rules by number, rowOut and rowIn the rows of
 	// Appendix A.2 and A.3 by state and kind.
@@ -925,6 +932,18 @@ func (s *sim) choose() action {
 // fetch: the rate a run reports would depend on its length.
 const steadyRoster = 20
 
+// rosterSizes returns the mean and the largest number of roster items of
+// the accounts.
+func (s *sim) rosterSizes() (mean float64, most int) {
+	total := 0
+	for i := range s.acc {
+		r, _ := view(s.h, s.acc[i].bare)
+		total += len(r.Items)
+		most = max(most, len(r.Items))
+	}
+	return float64(total) / float64(len(s.acc)), most
+}
+
 // rosterSize returns the number of items in the roster of account acc.
 func (s *sim) rosterSize(acc int32) int {
 	if u, ok := s.h.User(s.acc[acc].bare); ok {
@@ -1025,13 +1044,23 @@ func (s *sim) newConn(dev, key int32) int32 {
 func (s *sim) feed(c int32, k kindID, target int32, res uint8) bool {
 	pre := s.conns[c].phase
 	s.touched = append(s.touched[:0], c)
+	var t0, t1 time.Time
+	if s.costs != nil {
+		t0 = time.Now()
+	}
 	if k == kConnect {
 		s.h.Connect(s.conns[c].id)
 	} else {
 		s.h.Send(s.conns[c].id, s.event(k, target, res))
 	}
+	if s.costs != nil {
+		t1 = time.Now()
+	}
 	s.events++
 	s.afterEvent()
+	if s.costs != nil {
+		s.costs[k].add(t1.Sub(t0), time.Since(t1))
+	}
 	post := s.conns[c].phase
 	s.obs[(int(k)*fsm.NumPhases+int(pre))*fsm.NumPhases+int(post)]++
 	if s.progress != nil && s.events&0xffff == 0 {
@@ -1942,6 +1971,9 @@ func (s *sim) writeReport(w io.Writer, seed uint64, elapsed time.Duration) {
 	fmt.Fprintf(w, "  sessions    %s established (%s of them replaced a session bound to the same full JID), %s logins failed\n",
 		commas(s.established), commas(s.replaced), commas(s.loginsFailed))
 	fmt.Fprintf(w, "  delivered   %s stanzas routed to sessions, %s of them messages\n", commas(s.delivered), commas(s.messages))
+	items, most := s.rosterSizes()
+	fmt.Fprintf(w, "  rosters     %.1f items on average at the end, %d at most (a user with %d contacts removes one before adding one)\n",
+		items, most, steadyRoster)
 	s.writeInvariants(w)
 	fmt.Fprintln(w, "    after every event: Session.Check (SI-1…SI-14) of every session the event wrote to or fed;")
 	fmt.Fprintln(w, "      WI-1 (each full JID bound by one live session at most; the user machine's resources are exactly")
@@ -1949,6 +1981,10 @@ func (s *sim) writeReport(w io.Writer, seed uint64, elapsed time.Duration) {
 	fmt.Fprintln(w, "      UI-2, UI-4…UI-6 and the roster version never going back (UI-8) when their roster changed;")
 	fmt.Fprintln(w, "      WI-4 (both sides agree with Appendix A) for the pair of users a subscription stanza, a roster removal or a probe went between")
 	fmt.Fprintf(w, "    every %s events and at the end: all of these over the whole hub, and (fsm.User).Check (UI-1…UI-9)\n", commas(sweepEvery))
+
+	if s.costs != nil {
+		writeCosts(w, s.costs, elapsed)
+	}
 
 	cv := s.coverage()
 	fmt.Fprintln(w, "\ncoverage: client events by the phase of their session before them and the input")
