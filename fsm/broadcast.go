@@ -10,15 +10,15 @@ import "github.com/beevik/etree"
 func (m *userMachine) broadcast(ev UserEvent) {
 	u := &m.u
 	i := u.resource(ev.From)
-	if i < 0 || Classify(ev.Elem) != ClassPresence {
+	if i < 0 || Classify(ev.Elem) != ClassPresence || hasAttr(ev.Elem, "to") {
 		// I-2: nothing is sent for a resource that is not bound, nor
-		// broadcast that is not presence.
+		// broadcast that is not presence without a to.
 		return
 	}
-	switch attr(ev.Elem, "type") {
-	case "":
+	switch typ, typed := lookup(ev.Elem, "type"); {
+	case !typed:
 		m.available(i, ev.Elem)
-	case "unavailable":
+	case typ == "unavailable":
 		r := u.Resources[i]
 		if !r.Available() {
 			// I-12: nobody else saw it available: its echo, and the
