@@ -36,13 +36,13 @@ func TestRandomCosts(t *testing.T) {
 		t.Errorf("the report changed with --costs:\n%s\nwant:\n%s", b, a)
 	}
 
-	rows := costRow.FindAllStringSubmatch(table, -1)
-	if len(rows) < 20 {
-		t.Fatalf("%d rows in the costs table, want one per input the run gave (more than 20):\n%s", len(rows), table)
+	costRows := costRow.FindAllStringSubmatch(table, -1)
+	if len(costRows) < 20 {
+		t.Fatalf("%d rows in the costs table, want one per input the run gave (more than 20):\n%s", len(costRows), table)
 	}
 	events, seen := 0, map[string]bool{}
 	lastShare := 101.0
-	for _, r := range rows {
+	for _, r := range costRows {
 		if _, known := kindByName(r[1]); seen[r[1]] || !known {
 			t.Errorf("row %q: not an input, or listed twice", r[0])
 		}
@@ -62,8 +62,26 @@ func TestRandomCosts(t *testing.T) {
 	if want, _ := strconv.Atoi(strings.ReplaceAll(m[1], ",", "")); events != want {
 		t.Errorf("the costs table counts %d events, the report %d", events, want)
 	}
-	if !regexp.MustCompile(`machines and hub [0-9.]+%, checks [0-9.]+%, the rest -?[0-9.]+%`).MatchString(table) {
-		t.Errorf("no summary line of the shares:\n%s", table)
+	// The summary splits the whole run: the rows' shares add up to the
+	// machines' and the checks', and the rest is what is left of it.
+	sum := regexp.MustCompile(`machines and hub ([0-9.]+)%, checks ([0-9.]+)%, the rest ([0-9.]+)%`).FindStringSubmatch(table)
+	if sum == nil {
+		t.Fatalf("no summary line of the shares, or a negative one:\n%s", table)
+	}
+	var machines, checks, rest float64
+	for i, v := range []*float64{&machines, &checks, &rest} {
+		*v, _ = strconv.ParseFloat(sum[i+1], 64)
+	}
+	if total := machines + checks + rest; total < 99.8 || total > 100.2 {
+		t.Errorf("the shares add up to %.1f%%, not the whole run", total)
+	}
+	rows := 0.0
+	for _, r := range costRows {
+		share, _ := strconv.ParseFloat(r[3], 64)
+		rows += share
+	}
+	if slack := 0.05*float64(len(costRows)) + 0.1; rows < machines+checks-slack || rows > machines+checks+slack {
+		t.Errorf("the rows add up to %.1f%%, the machines and checks to %.1f%%", rows, machines+checks)
 	}
 }
 
