@@ -43,7 +43,7 @@ func TestRandomCosts(t *testing.T) {
 	events, seen := 0, map[string]bool{}
 	lastShare := 101.0
 	for _, r := range costRows {
-		if _, known := kindByName(r[1]); seen[r[1]] || !known {
+		if seen[r[1]] || !isInput(r[1]) {
 			t.Errorf("row %q: not an input, or listed twice", r[0])
 		}
 		seen[r[1]] = true
@@ -85,12 +85,12 @@ func TestRandomCosts(t *testing.T) {
 	}
 }
 
-// kindByName returns the input named name, if there is one.
-func kindByName(name string) (kindID, bool) {
+// isInput reports whether name is the name of an input.
+func isInput(name string) bool {
 	for k := range kinds {
 		if kinds[k].name == name {
-			return kindID(k), true
+			return true
 		}
 	}
-	return 0, false
+	return false
 }
