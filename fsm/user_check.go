@@ -22,8 +22,7 @@ func (u User) Check() error {
 	// UI-2: each resource is a full JID of this user, once.
 	seen := map[string]bool{}
 	for _, r := range u.Resources {
-		j, err := jid.Parse(r.FullJID)
-		if err != nil || j.String() != r.FullJID || j.IsBare() || j.Bare().String() != u.JID {
+		if !isFullJIDOf(r.FullJID, u.JID) {
 			bad("UI-2 resource %q is not a full JID of %s", r.FullJID, u.JID)
 		}
 		if seen[r.FullJID] {
@@ -117,4 +116,11 @@ func (u User) Check() error {
 func isBareJID(s string) bool {
 	j, err := jid.Parse(s)
 	return err == nil && j.IsBare() && j.String() == s
+}
+
+// isFullJIDOf reports whether s is a prepared full JID whose bare part is
+// bare.
+func isFullJIDOf(s, bare string) bool {
+	j, err := jid.Parse(s)
+	return err == nil && !j.IsBare() && j.String() == s && j.Bare().String() == bare
 }

@@ -38,6 +38,7 @@ func TestUserCheckCatchesEachInvariant(t *testing.T) {
 		{"full JID as the user", func(u *fsm.User) { u.JID = "alice@localhost/x" }, "UI-1"},
 		{"no localpart", func(u *fsm.User) { u.JID = "localhost" }, "UI-1"},
 		{"another user's resource", func(u *fsm.User) { u.Resources[1].FullJID = "eve@localhost/pc" }, "UI-2"},
+		{"an empty resourcepart", func(u *fsm.User) { u.Resources[1].FullJID = "alice@localhost/" }, "UI-2"},
 		{"a resource twice", func(u *fsm.User) { u.Resources[1].FullJID = "alice@localhost/phone" }, "UI-2"},
 		{"priority while unavailable", func(u *fsm.User) { u.Resources[1].Priority = 3 }, "UI-3"},
 		{"presence with a type", func(u *fsm.User) { u.Resources[0].Presence = typed }, "UI-3"},

@@ -95,8 +95,8 @@ func domainOf(j string) string {
 // bound adds a connected resource (I-1).
 func (m *userMachine) bound(full string) {
 	u := &m.u
-	if !u.Exists || bareOf(full) != u.JID || full == u.JID || u.resource(full) >= 0 {
-		return // I-1: not one of this user's resources, or already known
+	if !u.Exists || bareOf(full) != u.JID || u.resource(full) >= 0 || !isFullJIDOf(full, u.JID) {
+		return // I-1: not a prepared full JID of this user, or already known
 	}
 	rs := make([]Resource, len(u.Resources), len(u.Resources)+1)
 	copy(rs, u.Resources)
