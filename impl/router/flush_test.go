@@ -17,9 +17,9 @@ import (
 func TestFlushCutByOverflow(t *testing.T) {
 	const stored, room = 10, 4
 	w := newWorld(t)
-	w.login("a", "alice", "a", "home")
+	w.Login(t, "a", "alice", "a", "home")
 	for i := range stored {
-		w.send("a", fmt.Sprintf(`<message to='bob@localhost' type='chat' id='m%d'><body>%d</body></message>`, i, i))
+		w.Send(t, "a", fmt.Sprintf(`<message to='bob@localhost' type='chat' id='m%d'><body>%d</body></message>`, i, i))
 	}
 	if msgs, err := w.st.Offline("bob@localhost"); err != nil || len(msgs) != stored {
 		t.Fatalf("bob has %d stored messages (%v), want %d", len(msgs), err, stored)
@@ -92,9 +92,9 @@ func countIDs(writes []string, prefix string) int {
 func TestFlushToLostConnection(t *testing.T) {
 	const stored, before = 10, 3
 	w := newWorld(t)
-	w.login("a", "alice", "a", "home")
+	w.Login(t, "a", "alice", "a", "home")
 	for i := range stored {
-		w.send("a", fmt.Sprintf(`<message to='bob@localhost' type='chat' id='m%d'><body>%d</body></message>`, i, i))
+		w.Send(t, "a", fmt.Sprintf(`<message to='bob@localhost' type='chat' id='m%d'><body>%d</body></message>`, i, i))
 	}
 	var b *client
 	sent := 0

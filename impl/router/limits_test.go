@@ -51,8 +51,8 @@ func (o *capped) take() []string {
 // written, and the resource is released, its contact told.
 func TestOutputOverflow(t *testing.T) {
 	w := newWorld(t)
-	w.login("a", "alice", "a", "home")
-	w.send("a", `<presence/>`)
+	w.Login(t, "a", "alice", "a", "home")
+	w.Send(t, "a", `<presence/>`)
 	w.expect("a", `<presence/>`)
 	bob := &capped{room: 1}
 	b := &client{c: w.r.Attach("b", bob.out), st: w.st}
@@ -63,8 +63,8 @@ func TestOutputOverflow(t *testing.T) {
 	b.send(t, `<presence to='alice@localhost'/>`)
 	w.expect("a", `from=bob@localhost/work to=alice@localhost <presence to='alice@localhost'/>`)
 
-	w.send("a", `<message to='bob@localhost/work' type='chat' id='m1'><body>1</body></message>`)
-	w.send("a", `<message to='bob@localhost/work' type='chat' id='m2'><body>2</body></message>`)
+	w.Send(t, "a", `<message to='bob@localhost/work' type='chat' id='m1'><body>1</body></message>`)
+	w.Send(t, "a", `<message to='bob@localhost/work' type='chat' id='m2'><body>2</body></message>`)
 	got := bob.take()
 	want := []string{
 		"id='m1'",
@@ -91,7 +91,7 @@ func TestOutputOverflow(t *testing.T) {
 	}
 	// The next message to the gone resource goes to the bare JID's rules:
 	// offline storage, nothing more at the closed connection.
-	w.send("a", `<message to='bob@localhost/work' type='chat' id='m3'><body>3</body></message>`)
+	w.Send(t, "a", `<message to='bob@localhost/work' type='chat' id='m3'><body>3</body></message>`)
 	if got := bob.take(); len(got) != 0 {
 		t.Errorf("a closed connection got %v", got)
 	}
