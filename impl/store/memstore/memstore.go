@@ -77,6 +77,15 @@ func (s *Store) lock() error {
 	return nil
 }
 
+// lockFor is lock for a call about bare: it refuses a bare that is not
+// a prepared bare JID before it takes the lock.
+func (s *Store) lockFor(bare string) error {
+	if err := store.CheckJID(bare); err != nil {
+		return err
+	}
+	return s.lock()
+}
+
 // CreateAccount implements store.Store.
 func (s *Store) CreateAccount(local string, creds []byte) error {
 	if err := store.CheckLocal(local); err != nil {
@@ -169,10 +178,7 @@ func (s *Store) Accounts() ([]string, error) {
 
 // Roster implements store.Store.
 func (s *Store) Roster(bare string) (fsm.Roster, error) {
-	if err := store.CheckJID(bare); err != nil {
-		return fsm.Roster{}, err
-	}
-	if err := s.lock(); err != nil {
+	if err := s.lockFor(bare); err != nil {
 		return fsm.Roster{}, err
 	}
 	defer s.mu.Unlock()
@@ -214,10 +220,7 @@ func (s *Store) RemoveItem(bare, contact string, version uint64) error {
 
 // Pending implements store.Store.
 func (s *Store) Pending(bare string) ([]fsm.PendingRequest, error) {
-	if err := store.CheckJID(bare); err != nil {
-		return nil, err
-	}
-	if err := s.lock(); err != nil {
+	if err := s.lockFor(bare); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
@@ -360,10 +363,7 @@ func (s *Store) StoreOffline(bare string, m fsm.StoredMessage) error {
 
 // Offline implements store.Store.
 func (s *Store) Offline(bare string) ([]fsm.StoredMessage, error) {
-	if err := store.CheckJID(bare); err != nil {
-		return nil, err
-	}
-	if err := s.lock(); err != nil {
+	if err := s.lockFor(bare); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
@@ -384,10 +384,7 @@ func (s *Store) Offline(bare string) ([]fsm.StoredMessage, error) {
 
 // DeleteOffline implements store.Store.
 func (s *Store) DeleteOffline(bare string, n int) error {
-	if err := store.CheckJID(bare); err != nil {
-		return err
-	}
-	if err := s.lock(); err != nil {
+	if err := s.lockFor(bare); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
