@@ -137,29 +137,6 @@ that server; nothing creates them.
 	return 0
 }
 
-// parseInterleaved parses flags that may come before, between or after the
-// files, and returns the files; code is the exit code when parsing ends the
-// command, -1 otherwise.
-func parseInterleaved(fs *flag.FlagSet, args []string) (files []string, code int) {
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, 0
-			}
-			return nil, 2
-		}
-		if fs.NArg() == 0 {
-			return files, -1
-		}
-		if used := len(rest) - fs.NArg(); used > 0 && rest[used-1] == "--" {
-			return append(files, fs.Args()...), -1
-		}
-		files = append(files, fs.Arg(0))
-		rest = fs.Args()[1:]
-	}
-}
-
 // runReport is what run prints; --json prints it as it is.
 type runReport struct {
 	Traces []traceReport `json:"traces"`
