@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"errors"
-	"strings"
 	"testing"
 
 	"github.com/xmppfsm/xmppfsm/fsm"
@@ -121,7 +120,7 @@ func TestParseExtension(t *testing.T) {
 	}
 
 	const head = "[Client] Romeo\n\tjid: romeo@localhost\n\tpassword: pw\n-----\n" // lines 1-4
-	for _, tc := range []struct{ name, src, want string }{
+	checkParseErrors(t, []parseErrorCase{
 		{"bad login", "[Client] Romeo\n\tjid: romeo@localhost\n\tlogin: maybe\n---\n", "3:2: property login: want \"yes\" or \"no\""},
 		{"login twice", "[Client] Romeo\n\tjid: romeo@localhost\n\tlogin: no\n\tlogin: no\n---\n", "4:2: property \"login\" set twice"},
 		{"bad timer", head + "Romeo times out: lunch\n", "5:7: \"Romeo\" times out: want"},
@@ -130,17 +129,7 @@ func TestParseExtension(t *testing.T) {
 		{"receives bytes", head + "Romeo receives:\n\t<a><b></a>\n", "6:8: bad XML in body"},
 		{"shut down takes no body", head + "Server shuts down\n\t<x/>\n", "6:1: \"Server\" shuts down takes no body"},
 		{"raw variable", head + "Romeo sends raw:\n\t<message to=\"${Tybalt's JID}\"/>\n", "6:15: variable ${Tybalt's JID} names unknown client"},
-	} {
-		_, err := Parse("bad.scs", []byte(tc.src))
-		var pe *ParseError
-		if !errors.As(err, &pe) {
-			t.Errorf("%s: error %v, want a *ParseError", tc.name, err)
-			continue
-		}
-		if want := "bad.scs:" + tc.want; !strings.HasPrefix(err.Error(), want) {
-			t.Errorf("%s:\n got %v\nwant %s…", tc.name, err, want)
-		}
-	}
+	})
 }
 
 func TestPolicyFor(t *testing.T) {

@@ -150,9 +150,7 @@ func TestParse(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	const head = "[Client] Romeo\n\tjid: romeo@localhost\n\tpassword: pw\n-----\n" // lines 1-4
-	for _, tc := range []struct {
-		name, src, want string
-	}{
+	checkParseErrors(t, []parseErrorCase{
 		{"missing separator", "[Client] Romeo\n\tjid: romeo@localhost\nRomeo connects\n", "3:1: unexpected line before the separator"},
 		{"missing separator at end", "[Client] Romeo\n\tjid: romeo@localhost\n", "3:1: missing separator"},
 		{"property outside a client", "# t\n\tjid: romeo@localhost\n---\n", "2:2: property \"jid: romeo@localhost\" outside a [Client] declaration"},
@@ -171,7 +169,18 @@ func TestParseErrors(t *testing.T) {
 		{"text outside", head + "Romeo sends:\n\t<presence/> hello\n", "6:14: text outside the body's element"},
 		{"unknown variable client", head + "Romeo sends:\n\t<message to=\"${Tybalt's JID}\"/>\n", "6:15: variable ${Tybalt's JID} names unknown client \"Tybalt\""},
 		{"unknown variable", head + "Romeo sends:\n\t<message to=\"${Romeo's nickname}\"/>\n", "6:15: unknown variable ${Romeo's nickname}"},
-	} {
+	})
+}
+
+// parseErrorCase is a script that Parse must refuse: want is the start of
+// the error after "bad.scs:" (line:column: message).
+type parseErrorCase struct{ name, src, want string }
+
+// checkParseErrors parses each case's src as bad.scs and checks that Parse
+// refuses it with a *ParseError whose text starts with its want.
+func checkParseErrors(t *testing.T, cases []parseErrorCase) {
+	t.Helper()
+	for _, tc := range cases {
 		_, err := Parse("bad.scs", []byte(tc.src))
 		var pe *ParseError
 		if !errors.As(err, &pe) {
