@@ -13,6 +13,12 @@
 // RESULT line of JSON that the test asserts on; xmppd's structured log is
 // checked for the SASL mechanism used, clean closes and errors.
 //
+// slixmpp runs twice: with its channel binding data withheld (it knows
+// only tls-unique, and with it would send the gs2 flag "y", refused while
+// -PLUS is offered), and as it comes against an xmppd serving with
+// --channel-binding=false, where its wrong password tries each mechanism
+// and the third failure closes the stream.
+//
 // A client that is not installed makes its test skip, unless
 // XMPPFSM_REQUIRE_CLIENTS=1 (CI sets it), which makes it fail.
 package interop

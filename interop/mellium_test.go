@@ -116,7 +116,7 @@ func TestMellium(t *testing.T) {
 		go func() { w.served <- w.session.Serve(nil) }() // reads up to xmppd's </stream:stream>
 	}
 	res.WrongClosed = w.close(t)
-	checkScenario(t, s, res, nonce, "SCRAM-SHA-256-PLUS")
+	checkScenario(t, s, res, nonce, expectation{mech: "SCRAM-SHA-256-PLUS"})
 }
 
 // melliumClient is one logged-in mellium session and what it received.

@@ -109,11 +109,23 @@ func clientContext(t *testing.T) context.Context {
 	return ctx
 }
 
+// expectation is what differs between the clients' runs of the scenario.
+type expectation struct {
+	// mech is the SASL mechanism both users must authenticate with.
+	mech string
+	// failures are the conditions xmppd must log for the wrong password,
+	// one per mechanism the client tries; nil means one not-authorized.
+	failures []string
+	// wrongClose is the reason xmppd must log for the wrong password's
+	// connection; "" means closedByClient (the client gave up and closed).
+	wrongClose string
+}
+
 // checkScenario asserts what the scenario must show, in the client's
-// report and in xmppd's log. wantMech is the SASL mechanism the client
-// must have used.
-func checkScenario(t *testing.T, s *server, res scenarioResult, nonce, wantMech string) {
+// report and in xmppd's log.
+func checkScenario(t *testing.T, s *server, res scenarioResult, nonce string, want expectation) {
 	t.Helper()
+	wantMech := want.mech
 	t.Logf("%s: %+v", res.Client, res)
 	if res.Error != "" {
 		t.Errorf("client error: %s", res.Error)
@@ -155,14 +167,22 @@ func checkScenario(t *testing.T, s *server, res scenarioResult, nonce, wantMech 
 	}
 	// Once every connection has closed, the wrong password's failure,
 	// logged before its connection closed, is in the log.
-	s.checkCleanLog(t, 3)
+	wrongClose := want.wrongClose
+	if wrongClose == "" {
+		wrongClose = closedByClient
+	}
+	s.checkCleanLog(t, closedByClient, closedByClient, wrongClose)
 	var failures []string
 	for _, l := range s.log.Lines() {
 		if l["msg"] == "authentication failed" {
 			failures = append(failures, l["condition"])
 		}
 	}
-	if want := []string{"not-authorized"}; !cmp.Equal(failures, want) {
-		t.Errorf("xmppd logged authentication failures %q, want %q", failures, want)
+	wantFailures := want.failures
+	if wantFailures == nil {
+		wantFailures = []string{"not-authorized"}
+	}
+	if !cmp.Equal(failures, wantFailures) {
+		t.Errorf("xmppd logged authentication failures %q, want %q", failures, wantFailures)
 	}
 }

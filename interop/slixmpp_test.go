@@ -25,5 +25,28 @@ func TestSlixmpp(t *testing.T) {
 	cmd := exec.CommandContext(ctx, python, "slixmpp/scenario.py")
 	cmd.Env = append(os.Environ(), scenarioEnv(s, nonce)...)
 	res := runClient(t, cmd)
-	checkScenario(t, s, res, nonce, "SCRAM-SHA-256")
+	checkScenario(t, s, res, nonce, expectation{mech: "SCRAM-SHA-256"})
+}
+
+// TestSlixmppStock runs the same scenario with slixmpp as it comes (its
+// own choice of mechanism, its tls-unique channel binding) against an
+// xmppd that offers no -PLUS mechanism (--channel-binding=false): it logs
+// in with SCRAM and gs2 flag "y", which xmppd then accepts. With a wrong
+// password it tries each mechanism offered, and the third failure closes
+// the stream (S-38, --max-sasl-failures 3).
+func TestSlixmppStock(t *testing.T) {
+	if _, err := os.Stat(python); err != nil {
+		needClient(t, "slixmpp", python+" not found (apt-get install python3-slixmpp)")
+	}
+	ctx := clientContext(t)
+	s := startServerWith(t, []string{"--channel-binding=false"}, alice, bob)
+	nonce := newNonce()
+	cmd := exec.CommandContext(ctx, python, "slixmpp/scenario.py")
+	cmd.Env = append(os.Environ(), append(scenarioEnv(s, nonce), "STOCK=1")...)
+	res := runClient(t, cmd)
+	checkScenario(t, s, res, nonce, expectation{
+		mech:       "SCRAM-SHA-256",
+		failures:   []string{"not-authorized", "not-authorized", "not-authorized"},
+		wrongClose: "closed by server",
+	})
 }

@@ -48,6 +48,12 @@ type server struct {
 // is stopped with SIGTERM (its graceful shutdown), and must exit cleanly.
 func startServer(t *testing.T, accounts ...account) *server {
 	t.Helper()
+	return startServerWith(t, nil, accounts...)
+}
+
+// startServerWith is startServer with more flags for `xmppd serve`.
+func startServerWith(t *testing.T, flags []string, accounts ...account) *server {
+	t.Helper()
 	bin := xmppdtest.Build(t)
 	dir := t.TempDir()
 	for _, a := range accounts {
@@ -60,7 +66,7 @@ func startServer(t *testing.T, accounts ...account) *server {
 			t.Fatalf("xmppd user add %s: %v\n%s", a.jid(), err, out)
 		}
 	}
-	p := xmppdtest.Start(t, bin, "--domain", domain, "--data", dir)
+	p := xmppdtest.Start(t, bin, append([]string{"--domain", domain, "--data", dir}, flags...)...)
 	s := &server{
 		addr:     p.Addr,
 		certFile: filepath.Join(dir, "cert.pem"), // see selfSigned in cmd/xmppd
@@ -88,10 +94,11 @@ func (s *server) authentications(user string) []string {
 }
 
 // checkCleanLog waits until every accepted connection has closed, then
-// checks that each closed the way a client's </stream:stream> closes it
-// and that xmppd logged no warning or error. Call it once the clients
-// have closed their streams.
-func (s *server) checkCleanLog(t *testing.T, wantConns int) {
+// checks that there were as many as reasons, that the i-th accepted closed
+// with reasons[i] (closedByClient: the way a client's </stream:stream>
+// closes it), and that xmppd logged no warning or error. Call it once the
+// clients have closed their streams.
+func (s *server) checkCleanLog(t *testing.T, reasons ...string) {
 	t.Helper()
 	lines, ok := s.log.WaitUntil(func(lines []xmppdtest.LogLine) bool {
 		return xmppdtest.Count(lines, "connection closed") >= xmppdtest.Count(lines, "connection accepted")
@@ -100,15 +107,23 @@ func (s *server) checkCleanLog(t *testing.T, wantConns int) {
 		t.Errorf("xmppd still has open connections %v after the clients closed theirs:\n%s", waitLimit, s.log.Text())
 		return
 	}
-	if n := xmppdtest.Count(lines, "connection accepted"); n != wantConns {
-		t.Errorf("xmppd accepted %d connections, want %d:\n%s", n, wantConns, s.log.Text())
+	if n := xmppdtest.Count(lines, "connection accepted"); n != len(reasons) {
+		t.Errorf("xmppd accepted %d connections, want %d:\n%s", n, len(reasons), s.log.Text())
 	}
+	want := map[string]string{} // connection → the reason it must close with
 	for _, l := range lines {
 		if l["level"] != "INFO" && l["level"] != "DEBUG" {
 			t.Errorf("xmppd logged a %s: %s", l["level"], l.Raw())
 		}
-		if l["msg"] == "connection closed" && l["reason"] != closedByClient {
-			t.Errorf("connection %s closed with reason %q, want %q (the client's clean close)", l["conn"], l["reason"], closedByClient)
+		switch l["msg"] {
+		case "connection accepted":
+			if i := len(want); i < len(reasons) {
+				want[l["conn"]] = reasons[i]
+			}
+		case "connection closed":
+			if w := want[l["conn"]]; l["reason"] != w {
+				t.Errorf("connection %s closed with reason %q, want %q", l["conn"], l["reason"], w)
+			}
 		}
 	}
 	if t.Failed() {

@@ -27,5 +27,5 @@ func TestXmppJS(t *testing.T) {
 	cmd.Env = append(os.Environ(), append(scenarioEnv(s, nonce), "NODE_EXTRA_CA_CERTS="+s.certFile)...)
 	res := runClient(t, cmd)
 	// SCRAM-SHA-1 is the only SCRAM mechanism @xmpp/client 0.14.0 has.
-	checkScenario(t, s, res, nonce, "SCRAM-SHA-1")
+	checkScenario(t, s, res, nonce, expectation{mech: "SCRAM-SHA-1"})
 }

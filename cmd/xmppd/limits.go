@@ -40,6 +40,7 @@ type limitFlags struct {
 	idleUsers               int
 	conflict                string
 	subscribeAck, probe     bool
+	channelBinding          bool
 }
 
 // register defines the flags on fs.
@@ -55,6 +56,7 @@ func (l *limitFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&l.conflict, "conflict", "replace", "answer to a bind of a resource in use: replace, refuse or generate")
 	fs.BoolVar(&l.subscribeAck, "subscribe-ack", false, "acknowledge a delivered subscription request with unavailable presence (Prosody's extra)")
 	fs.BoolVar(&l.probe, "probe-on-approval", false, "probe a contact whose approval makes the subscription both (Prosody's extra)")
+	fs.BoolVar(&l.channelBinding, "channel-binding", true, "offer SCRAM-SHA-*-PLUS, bound to the TLS channel (tls-exporter); false lets clients that know only tls-unique (slixmpp 1.8.3) log in with SCRAM, without channel binding's protection")
 }
 
 // config checks the flags and returns the server.Config fields they set.
@@ -107,6 +109,7 @@ func (l *limitFlags) config() (server.Config, error) {
 	}
 	cfg.Conflict = c
 	cfg.SubscribeAck, cfg.ProbeOnApproval = l.subscribeAck, l.probe
+	cfg.NoChannelBinding = !l.channelBinding
 	return cfg, nil
 }
 

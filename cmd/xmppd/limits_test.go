@@ -64,6 +64,8 @@ func TestLimitFlags(t *testing.T) {
 		{args: []string{"--subscribe-ack", "--probe-on-approval"}, want: func(c *server.Config) {
 			c.SubscribeAck, c.ProbeOnApproval = true, true
 		}},
+		{args: []string{"--channel-binding=false"}, want: func(c *server.Config) { c.NoChannelBinding = true }},
+		{args: []string{"--channel-binding=true"}, want: func(*server.Config) {}},
 		{args: []string{"--idle-timeout", "-1s"}, wantErr: "--idle-timeout -1s: negative"},
 		{args: []string{"--negotiation-timeout", "-5m"}, wantErr: "--negotiation-timeout -5m0s: negative"},
 		{args: []string{"--idle-timeout", "ten"}, wantErr: `invalid value "ten" for flag -idle-timeout`},

@@ -6,7 +6,7 @@
 //	      [--idle-timeout 10m] [--negotiation-timeout 30s] [--max-stanza BYTES]
 //	      [--max-resources N] [--max-roster-items N] [--max-directed N]
 //	      [--max-sasl-failures N] [--idle-users N] [--conflict replace|refuse|generate]
-//	      [--subscribe-ack] [--probe-on-approval] [--record DIR]
+//	      [--subscribe-ack] [--probe-on-approval] [--channel-binding=false] [--record DIR]
 //	xmppd user add JID [--password-stdin] [--data DIR]
 //	xmppd user add --batch [--data DIR] < lines of 'JID PASSWORD' (spaces or tabs between; the password is the rest of the line)
 //	xmppd user passwd JID [--password-stdin] [--data DIR]
@@ -81,7 +81,7 @@ var errUsage = errors.New("usage")
 
 const usage = `usage:
   xmppd serve --domain D [--domain D2] [--c2s ADDR] [--data DIR] [--insecure-plain] [--require-tls=false] [--tls-cert F --tls-key F] [--pprof ADDR]
-        [--idle-timeout D] [--negotiation-timeout D] [--max-stanza BYTES] [--max-resources N] [--max-roster-items N] [--max-directed N] [--max-sasl-failures N] [--idle-users N] [--conflict replace|refuse|generate] [--subscribe-ack] [--probe-on-approval]
+        [--idle-timeout D] [--negotiation-timeout D] [--max-stanza BYTES] [--max-resources N] [--max-roster-items N] [--max-directed N] [--max-sasl-failures N] [--idle-users N] [--conflict replace|refuse|generate] [--subscribe-ack] [--probe-on-approval] [--channel-binding=false]
         [--record DIR]   (a session log per connection, credentials left out, for simulate replay)
   xmppd user add JID [--password-stdin] [--data DIR]
   xmppd user add --batch [--data DIR]          (lines 'JID PASSWORD' on stdin: the JID, spaces or tabs, then the password as the rest of the line)

@@ -51,7 +51,8 @@
 //     authentication identity (or its bare JID at one of Options.Domains):
 //     proxy authentication is not supported.
 //   - invalid-mechanism: a mechanism this package does not run, or a -PLUS
-//     mechanism on a connection without channel binding data.
+//     mechanism that was not offered (on a connection without channel
+//     binding data, or with Options.NoChannelBinding).
 //   - temporary-auth-failure: the credential lookup returned an error.
 //
 // incorrect-encoding (bad base64) is detected by package fsm before data

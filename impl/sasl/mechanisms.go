@@ -24,6 +24,14 @@ type Options struct {
 	// certificate): the -PLUS mechanisms are offered only then, and only
 	// on a stream that TLS protects (fsm hides them elsewhere, NeedsTLS).
 	TLS bool
+	// NoChannelBinding offers no -PLUS mechanism even with TLS. A client
+	// that supports channel binding then says so with the gs2 flag "y"
+	// and is accepted (RFC 5802 §6: the server does not support it), where
+	// with -PLUS on offer "y" is refused as a downgrade. It lets clients
+	// log in that know only tls-unique, undefined under TLS 1.3 (slixmpp
+	// 1.8.3 is one), at the price of channel binding's protection against
+	// a man in the middle who holds a certificate the client trusts.
+	NoChannelBinding bool
 	// InsecurePlain offers PLAIN on streams without TLS. It sends the
 	// password in the clear: for loopback testing only.
 	InsecurePlain bool
@@ -46,12 +54,12 @@ type Options struct {
 }
 
 // Mechanisms returns the mechanisms for fsm.Policy.Mechanisms in order of
-// preference: SCRAM-SHA-256-PLUS and SCRAM-SHA-1-PLUS (when opts.TLS; they
-// need TLS), SCRAM-SHA-256, SCRAM-SHA-1, and PLAIN (which needs TLS unless
+// preference: SCRAM-SHA-256-PLUS and SCRAM-SHA-1-PLUS (when opts.TLS and
+// not opts.NoChannelBinding; they need TLS), SCRAM-SHA-256, SCRAM-SHA-1, and PLAIN (which needs TLS unless
 // opts.InsecurePlain).
 func Mechanisms(opts Options) []fsm.Mechanism {
 	var ms []fsm.Mechanism
-	if opts.TLS {
+	if opts.TLS && !opts.NoChannelBinding {
 		ms = append(ms,
 			fsm.Mechanism{Name: ScramSHA256Plus, NeedsTLS: true},
 			fsm.Mechanism{Name: ScramSHA1Plus, NeedsTLS: true})

@@ -192,9 +192,32 @@ func TestSCRAMDowngrade(t *testing.T) {
 		})
 		wantFailure(t, tr.last(), "not-authorized")
 	}
-	// Without -PLUS on offer (no TLS configured) "y" is accepted.
-	s = newServer(t, a, Options{})
-	wantSuccess(t, run(t, s, ScramSHA256, client(t, ScramSHA256, "juliet", "pw", "", nil, true), fakeCB, false, nil), "juliet")
+	// Without -PLUS on offer (no TLS configured, or channel binding
+	// turned off on a connection that has it) "y" is accepted.
+	for _, opts := range []Options{{}, {TLS: true, NoChannelBinding: true}} {
+		s = newServer(t, a, opts)
+		for _, mech := range []string{ScramSHA256, ScramSHA1} {
+			wantSuccess(t, run(t, s, mech, client(t, mech, "juliet", "pw", "", nil, true), fakeCB, false, nil), "juliet")
+		}
+	}
+}
+
+// With NoChannelBinding a -PLUS mechanism is not offered, so a client
+// that starts one anyway gets invalid-mechanism, even on a connection
+// that could bind.
+func TestSCRAMNoChannelBinding(t *testing.T) {
+	a := newAccounts(t, "juliet", "pw")
+	s := newServer(t, a, Options{TLS: true, NoChannelBinding: true})
+	for _, mech := range []string{ScramSHA256Plus, ScramSHA1Plus} {
+		cb := fakeCB
+		c1, err := client(t, mech, "juliet", "pw", "", &cb, false).Step("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, ev := s.Start(mech, []byte(c1), fakeCB)
+		wantFailure(t, ev, "invalid-mechanism")
+		wantFailure(t, x.Step([]byte(c1)), "malformed-request") // the exchange is over
+	}
 }
 
 func TestSCRAMTampered(t *testing.T) {
@@ -425,6 +448,7 @@ func TestMechanisms(t *testing.T) {
 		{Options{InsecurePlain: true}, "SCRAM-SHA-256 SCRAM-SHA-1 PLAIN "},
 		{Options{TLS: true}, "SCRAM-SHA-256-PLUS(tls) SCRAM-SHA-1-PLUS(tls) SCRAM-SHA-256 SCRAM-SHA-1 PLAIN(tls) "},
 		{Options{TLS: true, InsecurePlain: true}, "SCRAM-SHA-256-PLUS(tls) SCRAM-SHA-1-PLUS(tls) SCRAM-SHA-256 SCRAM-SHA-1 PLAIN "},
+		{Options{TLS: true, NoChannelBinding: true}, "SCRAM-SHA-256 SCRAM-SHA-1 PLAIN(tls) "},
 	} {
 		if got := names(Mechanisms(c.opts)); got != c.want {
 			t.Errorf("Mechanisms(%+v) = %q, want %q", c.opts, got, c.want)

@@ -103,7 +103,7 @@ func (s *Server) Start(mech string, initial []byte, cb ChannelBinding) (Exchange
 			x.h = hashSHA1
 		}
 		x.plus = mech == ScramSHA256Plus || mech == ScramSHA1Plus
-		if x.plus && (!s.opts.TLS || !cb.usable()) {
+		if x.plus && !s.plusOffered(cb) {
 			x.state = stateDone
 			return x, failure("invalid-mechanism", "no channel binding on this connection")
 		}
@@ -124,7 +124,7 @@ func (s *Server) Start(mech string, initial []byte, cb ChannelBinding) (Exchange
 // plusOffered reports whether -PLUS mechanisms were offered on the
 // connection whose channel binding is cb.
 func (s *Server) plusOffered(cb ChannelBinding) bool {
-	return s.opts.TLS && cb.usable()
+	return s.opts.TLS && !s.opts.NoChannelBinding && cb.usable()
 }
 
 // authzOK reports whether authzid may be used by the user whose prepared

@@ -71,6 +71,9 @@ type Config struct {
 	RequireTLS bool
 	// InsecurePlain offers PLAIN without TLS: for loopback tests only.
 	InsecurePlain bool
+	// NoChannelBinding offers no SCRAM -PLUS mechanism, so that clients
+	// that know only tls-unique can log in (sasl.Options.NoChannelBinding).
+	NoChannelBinding bool
 	// Store keeps accounts and user data. The caller closes it after
 	// Shutdown.
 	Store store.Store
@@ -177,11 +180,12 @@ func New(cfg Config) (*Server, error) {
 		log = slog.Default()
 	}
 	sopts := sasl.Options{
-		TLS:           cfg.TLS != nil,
-		InsecurePlain: cfg.InsecurePlain,
-		Iterations:    cfg.Iterations,
-		Secret:        cfg.SASLSecret,
-		Domains:       cfg.Domains,
+		TLS:              cfg.TLS != nil,
+		InsecurePlain:    cfg.InsecurePlain,
+		NoChannelBinding: cfg.NoChannelBinding,
+		Iterations:       cfg.Iterations,
+		Secret:           cfg.SASLSecret,
+		Domains:          cfg.Domains,
 	}
 	ss, err := sasl.NewServer(sasl.LookupBytes(cfg.Store.Account), sopts)
 	if err != nil {

@@ -3,7 +3,9 @@
 
 Run by interop/slixmpp_test.go with Debian's python3-slixmpp. Parameters come
 from the environment (XMPP_ADDR host:port, XMPP_DOMAIN, XMPP_CA the server's
-certificate file, ALICE_JID, ALICE_PASSWORD, BOB_JID, BOB_PASSWORD, NONCE).
+certificate file, ALICE_JID, ALICE_PASSWORD, BOB_JID, BOB_PASSWORD, NONCE,
+and STOCK=1 to run slixmpp as it comes: its own choice of mechanism and its
+own channel binding, for an xmppd started with --channel-binding=false).
 Prints one line "RESULT {json}" (the fields of interop's scenarioResult)
 and exits 0; a step that fails or times out ends the script with exit
 status 1 after printing what it had.
@@ -22,16 +24,33 @@ DOMAIN = ENV["XMPP_DOMAIN"]
 NONCE = ENV["NONCE"]
 STEP = 10  # seconds for any one step
 MECHANISM = "SCRAM-SHA-256"
+STOCK = ENV.get("STOCK") == "1"
 
 
 class Client(slixmpp.ClientXMPP):
     """One user's connection; its events go to futures and queues."""
 
     def __init__(self, jid, password):
-        super().__init__(jid, password, sasl_mech=MECHANISM)
+        super().__init__(jid, password, sasl_mech=None if STOCK else MECHANISM)
         self.ca_certs = ENV["XMPP_CA"]  # trust xmppd's generated certificate
         self.auto_authorize = None  # subscription requests are answered below
         self.auto_subscribe = False
+        if not STOCK:
+            self.without_channel_binding()
+        loop = asyncio.get_running_loop()
+        self.started = loop.create_future()
+        self.auth_failed = loop.create_future()
+        self.stream_ended = loop.create_future()
+        self.presences = asyncio.Queue()
+        self.messages = asyncio.Queue()
+        self.add_event_handler("session_start", lambda _: settle(self.started, True))
+        self.add_event_handler("failed_auth", lambda s: settle(self.auth_failed, s["condition"]))
+        self.add_event_handler("disconnected", lambda reason: settle(self.stream_ended, reason))
+        self.add_event_handler("presence", self.presences.put_nowait)
+        self.add_event_handler("message", self.messages.put_nowait)
+
+    def without_channel_binding(self):
+        """Withhold the channel binding data from slixmpp's SCRAM."""
         # slixmpp 1.8.3 knows only the tls-unique channel binding, which
         # is undefined for TLS 1.3 (RFC 9266; xmppd binds with
         # tls-exporter), and with binding data at hand it sends the gs2
@@ -48,17 +67,6 @@ class Client(slixmpp.ClientXMPP):
             return creds
 
         mechanisms.sasl_callback = credentials
-        loop = asyncio.get_running_loop()
-        self.started = loop.create_future()
-        self.auth_failed = loop.create_future()
-        self.stream_ended = loop.create_future()
-        self.presences = asyncio.Queue()
-        self.messages = asyncio.Queue()
-        self.add_event_handler("session_start", lambda _: settle(self.started, True))
-        self.add_event_handler("failed_auth", lambda s: settle(self.auth_failed, s["condition"]))
-        self.add_event_handler("disconnected", lambda reason: settle(self.stream_ended, reason))
-        self.add_event_handler("presence", self.presences.put_nowait)
-        self.add_event_handler("message", self.messages.put_nowait)
 
     def secure(self):
         """Whether the stream runs under TLS."""
