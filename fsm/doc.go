@@ -17,6 +17,13 @@
 // interested, roster) plus what negotiation needs (phase, stream id, secure,
 // offered features, SASL state, directed-presence targets).
 //
-// The normative rules are in spec/session.md; each handler names the rule
-// (S-…) that it implements. [Session.Check] states the invariants.
+// The account side is a second machine, [StepUser] (user, event) → (user,
+// effects), for rosters, subscriptions, presence broadcast and routing, and
+// [AnswerServer] answers stanzas addressed to the server itself. RFC 6121
+// Appendix A's tables are literal data, read through [OutboundRow],
+// [InboundRow], [Outbound], [Inbound] and [PreApprove].
+//
+// The normative rules are in spec/session.md (S-…) and spec/im.md (I-…);
+// each handler names the rule it implements. [Session.Check] and
+// [User.Check] state the invariants.
 package fsm

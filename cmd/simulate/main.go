@@ -1,5 +1,7 @@
-// Command simulate runs client traces through the pure session machine,
-// explores its state space, and draws its diagram.
+// Command simulate runs client traces through the session and user
+// machines (in process, or against a live server), replays the session logs
+// of xmppd serve --record, explores the machines' state spaces, runs random
+// clients checking the invariants, and draws the session diagram.
 //
 //	simulate run [--json] [--no-color] TRACE...  scansion scripts and client XML logs, step by step
 //	simulate run --addr HOST:PORT [--ca FILE | --insecure-skip-verify] SCRIPT...  scansion scripts against a live server
