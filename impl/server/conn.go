@@ -541,6 +541,10 @@ func (c *conn) logSASL(ev fsm.Event) {
 	case fsm.EvSASLSuccess:
 		c.log.Info("authenticated", "user", ev.Username, "mechanism", c.mech)
 	case fsm.EvSASLFailure:
+		if ev.Text != "" { // what the client is told, e.g. "channel binding downgrade"
+			c.log.Info("authentication failed", "mechanism", c.mech, "condition", ev.Condition, "text", ev.Text)
+			return
+		}
 		c.log.Info("authentication failed", "mechanism", c.mech, "condition", ev.Condition)
 	}
 }

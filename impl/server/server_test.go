@@ -220,3 +220,29 @@ func TestStartTLSScramPlus(t *testing.T) {
 	c.Restart()
 	c.Bind("plus")
 }
+
+// TestChannelBindingOff: with TLS a client that can bind but saw no -PLUS
+// (gs2 flag "y") is refused as a downgrade, and the log says why; with
+// NoChannelBinding no -PLUS is offered and the same client logs in.
+func TestChannelBindingOff(t *testing.T) {
+	scfg, ccfg := tlsConfigs(t)
+	for _, off := range []bool{false, true} {
+		ts := start(t, func(c *server.Config) { c.TLS, c.NoChannelBinding = scfg, off })
+		c := xclient.Dial(t, ts.addr, "localhost")
+		c.Open()
+		_, features := c.StartTLS(ccfg)
+		var mechs []string
+		for _, m := range features.FindElements("mechanisms/mechanism") {
+			mechs = append(mechs, m.Text())
+		}
+		if plus := strings.Contains(strings.Join(mechs, " "), "-PLUS"); plus == off {
+			t.Errorf("NoChannelBinding %v: mechanisms %v", off, mechs)
+		}
+		if got := c.ScramBindingUnseen("SCRAM-SHA-256", "alice", "wonderland"); got != off {
+			t.Errorf("NoChannelBinding %v: gs2 flag y logged in: %v", off, got)
+		}
+		if logged := strings.Contains(ts.logs.String(), `text="channel binding downgrade"`); logged == off {
+			t.Errorf("NoChannelBinding %v: downgrade logged %v:\n%s", off, logged, ts.logs)
+		}
+	}
+}

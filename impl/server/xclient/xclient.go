@@ -190,6 +190,24 @@ func (c *Client) Scram(mech, user, pass string, cb *scram.ChannelBinding) bool {
 	if cb != nil {
 		conv = cl.NewConversationWithChannelBinding(*cb)
 	}
+	return c.scram(mech, conv)
+}
+
+// ScramBindingUnseen is Scram without channel binding but with the gs2
+// flag "y": a client that can bind but saw no -PLUS mechanism offered
+// (RFC 5802 §6).
+func (c *Client) ScramBindingUnseen(mech, user, pass string) bool {
+	c.t.Helper()
+	cl, err := scram.SHA256.NewClient(user, pass, "")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return c.scram(mech, cl.NewConversationAdvertisingChannelBinding())
+}
+
+// scram runs the exchange of conv under mech.
+func (c *Client) scram(mech string, conv *scram.ClientConversation) bool {
+	c.t.Helper()
 	first, err := conv.Step("")
 	if err != nil {
 		c.t.Fatal(err)
