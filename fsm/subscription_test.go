@@ -349,8 +349,16 @@ func TestSubStateValid(t *testing.T) {
 	if valid != 9 {
 		t.Errorf("%d valid states, want 9", valid)
 	}
-	if got := (fsm.SubState{Sub: fsm.SubTo, PendingOut: true}).String(); got != "To + Pending Out (invalid)" {
-		t.Errorf("To + Pending Out is named %q", got)
+	// States outside A.1 are named after their parts, and say so.
+	for st, want := range map[fsm.SubState]string{
+		{Sub: fsm.SubTo, PendingOut: true}:                  "To + Pending Out (invalid)",
+		{Sub: fsm.SubTo, PendingOut: true, PendingIn: true}: "To + Pending Out+In (invalid)",
+		{Sub: fsm.SubFrom, PendingIn: true}:                 "From + Pending In (invalid)",
+		{Sub: fsm.SubBoth, PendingOut: true}:                "Both + Pending Out (invalid)",
+	} {
+		if got := st.String(); got != want {
+			t.Errorf("%#v is named %q, want %q", st, got, want)
+		}
 	}
 }
 

@@ -16,6 +16,8 @@ func TestUserCheckCatchesEachInvariant(t *testing.T) {
 	subscribe.CreateAttr("type", "subscribe")
 	typed := etree.NewElement("presence")
 	typed.CreateAttr("type", "unavailable")
+	subscribeMessage := etree.NewElement("message")
+	subscribeMessage.CreateAttr("type", "subscribe")
 	valid := func() fsm.User {
 		return fsm.User{
 			JID: "alice@localhost", Exists: true,
@@ -41,8 +43,13 @@ func TestUserCheckCatchesEachInvariant(t *testing.T) {
 		{"an empty resourcepart", func(u *fsm.User) { u.Resources[1].FullJID = "alice@localhost/" }, "UI-2"},
 		{"a resource twice", func(u *fsm.User) { u.Resources[1].FullJID = "alice@localhost/phone" }, "UI-2"},
 		{"priority while unavailable", func(u *fsm.User) { u.Resources[1].Priority = 3 }, "UI-3"},
+		{"a typed presence after an unavailable resource", func(u *fsm.User) {
+			u.Resources[0], u.Resources[1] = u.Resources[1], u.Resources[0]
+			u.Resources[1].Presence = typed
+		}, "UI-3"},
 		{"presence with a type", func(u *fsm.User) { u.Resources[0].Presence = typed }, "UI-3"},
 		{"priority the presence does not say", func(u *fsm.User) { u.Resources[0].Priority = 5 }, "UI-3"},
+		{"an item twice", func(u *fsm.User) { u.Roster.Items[1].JID = u.Roster.Items[0].JID }, "UI-4"},
 		{"items out of order", func(u *fsm.User) {
 			u.Roster.Items[0], u.Roster.Items[1] = u.Roster.Items[1], u.Roster.Items[0]
 		}, "UI-4"},
@@ -55,8 +62,17 @@ func TestUserCheckCatchesEachInvariant(t *testing.T) {
 			u.Pending = append(u.Pending, fsm.PendingRequest{From: "dave@localhost", Elem: subscribe})
 		}, "UI-6"},
 		{"request that is not a subscribe", func(u *fsm.User) { u.Pending[0].Elem = presence }, "UI-6"},
+		{"request that is a message", func(u *fsm.User) { u.Pending[0].Elem = subscribeMessage }, "UI-6"},
+		{"request from a full JID", func(u *fsm.User) { u.Pending[0].From = "dave@localhost/pc" }, "UI-6"},
+		{"request from an unprepared JID", func(u *fsm.User) { u.Pending[0].From = "Dave@localhost" }, "UI-6"},
 		{"pre-approval with from", func(u *fsm.User) { u.Roster.Items[1].Sub = fsm.SubFrom }, "UI-7"},
 		{"no account with resources", func(u *fsm.User) { u.Exists = false }, "UI-9"},
+		{"no account with roster items", func(u *fsm.User) {
+			u.Exists, u.Resources, u.Pending = false, nil, nil
+		}, "UI-9"},
+		{"no account with a pending request", func(u *fsm.User) {
+			u.Exists, u.Resources, u.Roster = false, nil, fsm.Roster{}
+		}, "UI-9"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
