@@ -226,17 +226,7 @@ func (r liveReport) writeText(w io.Writer) {
 		fmt.Fprintln(w, lt.Report)
 	}
 	if len(r.Traces) > 1 {
-		failed := 0
-		for _, lt := range r.Traces {
-			if !lt.Passed {
-				failed++
-			}
-		}
 		fmt.Fprintln(w)
-		if failed == 0 {
-			fmt.Fprintf(w, "%d scripts against %s: all passed\n", len(r.Traces), r.Addr)
-		} else {
-			fmt.Fprintf(w, "%d scripts against %s: %d failed\n", len(r.Traces), r.Addr, failed)
-		}
+		fmt.Fprintln(w, tally(r.Traces, func(lt liveTrace) bool { return !lt.Passed }, "scripts against "+r.Addr, "all passed", "failed"))
 	}
 }

@@ -194,20 +194,10 @@ func (r replayReport) writeText(w io.Writer, quiet bool) {
 		lr.writeText(w, quiet)
 	}
 	if len(r.Logs) > 1 {
-		diverged := 0
-		for _, lr := range r.Logs {
-			if !lr.Identical {
-				diverged++
-			}
-		}
 		if !quiet {
 			fmt.Fprintln(w)
 		}
-		if diverged == 0 {
-			fmt.Fprintf(w, "%d logs: all replayed identically\n", len(r.Logs))
-		} else {
-			fmt.Fprintf(w, "%d logs: %d diverged\n", len(r.Logs), diverged)
-		}
+		fmt.Fprintln(w, tally(r.Logs, func(lr replayedLog) bool { return !lr.Identical }, "logs", "all replayed identically", "diverged"))
 	}
 }
 

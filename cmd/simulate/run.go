@@ -911,19 +911,24 @@ func (r runReport) writeText(w io.Writer, color bool) {
 		tr.writeText(w, p)
 	}
 	if len(r.Traces) > 1 {
-		failed := 0
-		for _, tr := range r.Traces {
-			if !tr.Result.Passed {
-				failed++
-			}
-		}
 		fmt.Fprintln(w)
-		if failed == 0 {
-			fmt.Fprintf(w, "%d traces: all passed\n", len(r.Traces))
-		} else {
-			fmt.Fprintf(w, "%d traces: %d failed\n", len(r.Traces), failed)
+		fmt.Fprintln(w, tally(r.Traces, func(tr traceReport) bool { return !tr.Result.Passed }, "traces", "all passed", "failed"))
+	}
+}
+
+// tally is the last line of a report on several items: how many, then
+// ok when none is bad, or how many are bad.
+func tally[T any](items []T, isBad func(T) bool, what, ok, bad string) string {
+	n := 0
+	for _, it := range items {
+		if isBad(it) {
+			n++
 		}
 	}
+	if n == 0 {
+		return fmt.Sprintf("%d %s: %s", len(items), what, ok)
+	}
+	return fmt.Sprintf("%d %s: %d %s", len(items), what, n, bad)
 }
 
 func (tr traceReport) writeText(w io.Writer, p painter) {
