@@ -49,6 +49,10 @@ func (m *machine) bindResult(ev Event) {
 		// S-99: one resource too many for the account; hand it back.
 		m.emit(Effect{Kind: EffReleaseResource, Username: s.Username, Resource: ev.Resource})
 		m.bindError(errWait, "resource-constraint")
+	case ev.Kind == EvResourceGranted && s.Phase == WaitForResource && ev.Resource != "" && !isResourcepart(ev.Resource):
+		// S-58: the registry's fault; no full JID can be made of it.
+		m.emit(Effect{Kind: EffReleaseResource, Username: s.Username, Resource: ev.Resource})
+		m.bindError(errCancel, "internal-server-error")
 	case ev.Kind == EvResourceGranted && s.Phase == WaitForResource && ev.Resource != "":
 		s.Reserved = ev.Resource // S-53
 		s.Phase = WaitForRoster
@@ -73,6 +77,12 @@ func (m *machine) bindResult(ev Event) {
 	default:
 		// S-59: an answer nobody waits for changes nothing.
 	}
+}
+
+// isResourcepart reports whether r is a prepared resourcepart.
+func isResourcepart(r string) bool {
+	p, err := jid.PrepResource(r)
+	return err == nil && p == r
 }
 
 // conflict applies the conflict policy (S-54).

@@ -1149,9 +1149,12 @@ func checkStep(t *rapid.T, r step) {
 					t.Fatalf("S-51: reserve-resource of an unprepared resource %q (%v)", e.Resource, err)
 				}
 			}
-		case fsm.EffLoadRoster: // S-53
+		case fsm.EffLoadRoster: // S-53, S-58
 			if ev.Kind != fsm.EvResourceGranted || prev.Phase != fsm.WaitForResource || ev.Resource == "" || next.Reserved != ev.Resource {
 				t.Fatalf("S-53: load-roster after %v in %v", ev, prev.Phase)
+			}
+			if r, err := jid.PrepResource(ev.Resource); err != nil || r != ev.Resource {
+				t.Fatalf("S-58: load-roster after a grant of the unprepared resource %q", ev.Resource)
 			}
 		}
 	}

@@ -18,9 +18,11 @@ type Options struct {
 	// date-time). Nil means the current time in UTC.
 	Clock func() string
 	// NewResource returns a fresh random resource for a client that asks
-	// the server to generate one, and a fresh stream id. Nil means 16
-	// characters of lower-case base32 from crypto/rand. It is called from
-	// many goroutines at once.
+	// the server to generate one, and a fresh stream id. The resource
+	// must be a prepared resourcepart (jid.PrepResource returns it
+	// unchanged): the session refuses to bind any other (S-58). Nil means
+	// 16 characters of lower-case base32 from crypto/rand. It is called
+	// from many goroutines at once.
 	NewResource func() string
 	// IdleUsers is the number of user machines without a connected
 	// resource kept in memory, the most recently stepped ones, so that an
