@@ -72,7 +72,8 @@ type Resource struct {
 	// Interested is true once the resource requested the roster.
 	Interested bool
 	// Directed holds the addresses the resource sent directed available
-	// presence to and has not since sent unavailable to (RFC 6121 §4.6).
+	// presence to and has not since sent unavailable or error presence
+	// to, directed or broadcast (RFC 6121 §4.6; I-13, I-28).
 	Directed []string
 }
 

@@ -95,6 +95,7 @@ func domainOf(j string) string {
 // bound adds a connected resource (I-1).
 func (m *userMachine) bound(full string) {
 	u := &m.u
+	// bareOf is a cheap first filter; isFullJIDOf parses.
 	if !u.Exists || bareOf(full) != u.JID || u.resource(full) >= 0 || !isFullJIDOf(full, u.JID) {
 		return // I-1: not a prepared full JID of this user, or already known
 	}

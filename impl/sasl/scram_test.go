@@ -216,6 +216,9 @@ func TestSCRAMNoChannelBinding(t *testing.T) {
 		}
 		x, ev := s.Start(mech, []byte(c1), fakeCB)
 		wantFailure(t, ev, "invalid-mechanism")
+		if ev.Text != "channel binding is off" {
+			t.Errorf("%s: failure text %q, want the reason", mech, ev.Text)
+		}
 		wantFailure(t, x.Step([]byte(c1)), "malformed-request") // the exchange is over
 	}
 }

@@ -105,6 +105,9 @@ func (s *Server) Start(mech string, initial []byte, cb ChannelBinding) (Exchange
 		x.plus = mech == ScramSHA256Plus || mech == ScramSHA1Plus
 		if x.plus && !s.plusOffered(cb) {
 			x.state = stateDone
+			if s.opts.NoChannelBinding {
+				return x, failure("invalid-mechanism", "channel binding is off")
+			}
 			return x, failure("invalid-mechanism", "no channel binding on this connection")
 		}
 		if initial == nil {

@@ -541,11 +541,11 @@ func (c *conn) logSASL(ev fsm.Event) {
 	case fsm.EvSASLSuccess:
 		c.log.Info("authenticated", "user", ev.Username, "mechanism", c.mech)
 	case fsm.EvSASLFailure:
+		args := []any{"mechanism", c.mech, "condition", ev.Condition}
 		if ev.Text != "" { // what the client is told, e.g. "channel binding downgrade"
-			c.log.Info("authentication failed", "mechanism", c.mech, "condition", ev.Condition, "text", ev.Text)
-			return
+			args = append(args, "text", ev.Text)
 		}
-		c.log.Info("authentication failed", "mechanism", c.mech, "condition", ev.Condition)
+		c.log.Info("authentication failed", args...)
 	}
 }
 

@@ -158,7 +158,9 @@ async def scenario(res):
     wrong = Client(alice_jid, "not " + ENV["ALICE_PASSWORD"])
     wrong.connect((HOST, int(PORT)))
     res["wrong_password"] = await asyncio.wait_for(wrong.auth_failed, STEP)
-    # With no mechanism left to try, slixmpp closes the stream itself.
+    # Limited to one mechanism, slixmpp has none left to try and closes the
+    # stream itself; as it comes (STOCK) it tries each one offered, and
+    # xmppd closes the stream after the third failure (S-38).
     res["wrong_closed"] = await wrong.ended()
 
 

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,11 +179,12 @@ func (c *Client) saslResult() *etree.Element {
 	}
 }
 
-// Scram authenticates with mechanism mech (SCRAM-SHA-256 or -PLUS with
-// cb) and reports whether the server sent <success/> and proved itself.
+// Scram authenticates with mechanism mech (SCRAM-SHA-256 or SCRAM-SHA-1,
+// or their -PLUS with cb) and reports whether the server sent <success/>
+// and proved itself.
 func (c *Client) Scram(mech, user, pass string, cb *scram.ChannelBinding) bool {
 	c.t.Helper()
-	cl, err := scram.SHA256.NewClient(user, pass, "")
+	cl, err := scramHash(mech).NewClient(user, pass, "")
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -198,11 +200,20 @@ func (c *Client) Scram(mech, user, pass string, cb *scram.ChannelBinding) bool {
 // (RFC 5802 §6).
 func (c *Client) ScramBindingUnseen(mech, user, pass string) bool {
 	c.t.Helper()
-	cl, err := scram.SHA256.NewClient(user, pass, "")
+	cl, err := scramHash(mech).NewClient(user, pass, "")
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	return c.scram(mech, cl.NewConversationAdvertisingChannelBinding())
+}
+
+// scramHash is the hash of a SCRAM mechanism: SHA-1 for SCRAM-SHA-1 and
+// its -PLUS, SHA-256 otherwise.
+func scramHash(mech string) scram.HashGeneratorFcn {
+	if strings.HasPrefix(mech, "SCRAM-SHA-1") {
+		return scram.SHA1
+	}
+	return scram.SHA256
 }
 
 // scram runs the exchange of conv under mech.
