@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"testing"
@@ -13,13 +14,7 @@ const python = "/usr/bin/python3"
 // TestSlixmpp runs slixmpp/scenario.py: two slixmpp clients and a wrong
 // password against xmppd.
 func TestSlixmpp(t *testing.T) {
-	if _, err := os.Stat(python); err != nil {
-		needClient(t, "slixmpp", python+" not found (apt-get install python3-slixmpp)")
-	}
-	ctx := clientContext(t)
-	if out, err := exec.CommandContext(ctx, python, "-c", "import slixmpp").CombinedOutput(); err != nil {
-		needClient(t, "slixmpp", "import slixmpp failed (apt-get install python3-slixmpp): "+string(out))
-	}
+	ctx := needSlixmpp(t)
 	s := startServer(t, alice, bob)
 	nonce := newNonce()
 	cmd := exec.CommandContext(ctx, python, "slixmpp/scenario.py")
@@ -35,10 +30,7 @@ func TestSlixmpp(t *testing.T) {
 // password it tries each mechanism offered, and the third failure closes
 // the stream (S-38, --max-sasl-failures 3).
 func TestSlixmppStock(t *testing.T) {
-	if _, err := os.Stat(python); err != nil {
-		needClient(t, "slixmpp", python+" not found (apt-get install python3-slixmpp)")
-	}
-	ctx := clientContext(t)
+	ctx := needSlixmpp(t)
 	s := startServerWith(t, []string{"--channel-binding=false"}, alice, bob)
 	nonce := newNonce()
 	cmd := exec.CommandContext(ctx, python, "slixmpp/scenario.py")
@@ -49,4 +41,18 @@ func TestSlixmppStock(t *testing.T) {
 		failures:   []string{"not-authorized", "not-authorized", "not-authorized"},
 		wrongClose: "closed by server",
 	})
+}
+
+// needSlixmpp skips the test, or fails it (needClient), when Debian's
+// python3 cannot import slixmpp; it returns the context to run it in.
+func needSlixmpp(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(python); err != nil {
+		needClient(t, "slixmpp", python+" not found (apt-get install python3-slixmpp)")
+	}
+	ctx := clientContext(t)
+	if out, err := exec.CommandContext(ctx, python, "-c", "import slixmpp").CombinedOutput(); err != nil {
+		needClient(t, "slixmpp", "import slixmpp failed (apt-get install python3-slixmpp): "+string(out))
+	}
+	return ctx
 }
