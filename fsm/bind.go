@@ -44,16 +44,19 @@ func (m *machine) bind(iq, b *etree.Element) {
 func (m *machine) bindResult(ev Event) {
 	s := &m.s
 	switch {
-	case ev.Kind == EvResourceGranted && s.Phase == WaitForResource && ev.Resource != "" &&
+	case ev.Kind == EvResourceGranted && s.Phase == WaitForResource && !isResourcepart(ev.Resource):
+		// S-58: the registry's fault (an empty resource included); no full
+		// JID can be made of it. Before S-99: a retry would not help.
+		if ev.Resource != "" {
+			m.emit(Effect{Kind: EffReleaseResource, Username: s.Username, Resource: ev.Resource})
+		}
+		m.bindError(errCancel, "internal-server-error")
+	case ev.Kind == EvResourceGranted && s.Phase == WaitForResource &&
 		s.policy().MaxResources > 0 && ev.Resources > s.policy().MaxResources:
 		// S-99: one resource too many for the account; hand it back.
 		m.emit(Effect{Kind: EffReleaseResource, Username: s.Username, Resource: ev.Resource})
 		m.bindError(errWait, "resource-constraint")
-	case ev.Kind == EvResourceGranted && s.Phase == WaitForResource && ev.Resource != "" && !isResourcepart(ev.Resource):
-		// S-58: the registry's fault; no full JID can be made of it.
-		m.emit(Effect{Kind: EffReleaseResource, Username: s.Username, Resource: ev.Resource})
-		m.bindError(errCancel, "internal-server-error")
-	case ev.Kind == EvResourceGranted && s.Phase == WaitForResource && ev.Resource != "":
+	case ev.Kind == EvResourceGranted && s.Phase == WaitForResource:
 		s.Reserved = ev.Resource // S-53
 		s.Phase = WaitForRoster
 		m.emit(Effect{Kind: EffLoadRoster, Username: s.Username})

@@ -1011,6 +1011,20 @@ func checkStep(t *rapid.T, r step) {
 		}
 	}
 
+	// S-53, S-58, S-99: a grant the session waits for is kept (and waits
+	// for the roster) or handed back (released, unless empty, and the
+	// bind request answered); nothing else.
+	if ev.Kind == fsm.EvResourceGranted && prev.Phase == fsm.WaitForResource {
+		released := slices.ContainsFunc(effs, func(e fsm.Effect) bool {
+			return e.Kind == fsm.EffReleaseResource && e.Resource == ev.Resource
+		})
+		kept := next.Phase == fsm.WaitForRoster && next.Reserved == ev.Resource && !released
+		refused := next.Phase == fsm.WaitForBind && (released || ev.Resource == "")
+		if !kept && !refused {
+			t.Fatalf("S-58: grant of %q in wait-for-resource neither kept nor handed back:%s", ev.Resource, effectLines(effs))
+		}
+	}
+
 	// A release names a resource this session held, asked for or was
 	// granted (S-56, S-59, S-97), never one it still holds.
 	for _, e := range effs {
