@@ -17,13 +17,7 @@ import (
 func TestFlushCutByOverflow(t *testing.T) {
 	const stored, room = 10, 4
 	w := newWorld(t)
-	w.Login(t, "a", "alice", "a", "home")
-	for i := range stored {
-		w.Send(t, "a", fmt.Sprintf(`<message to='bob@localhost' type='chat' id='m%d'><body>%d</body></message>`, i, i))
-	}
-	if msgs, err := w.st.Offline("bob@localhost"); err != nil || len(msgs) != stored {
-		t.Fatalf("bob has %d stored messages (%v), want %d", len(msgs), err, stored)
-	}
+	storeForBob(t, w, stored)
 
 	b, got := flushLogin(w, "b1", room)
 	if s := b.c.Session(); s.Phase != fsm.Closed {
@@ -92,10 +86,7 @@ func countIDs(writes []string, prefix string) int {
 func TestFlushToLostConnection(t *testing.T) {
 	const stored, before = 10, 3
 	w := newWorld(t)
-	w.Login(t, "a", "alice", "a", "home")
-	for i := range stored {
-		w.Send(t, "a", fmt.Sprintf(`<message to='bob@localhost' type='chat' id='m%d'><body>%d</body></message>`, i, i))
-	}
+	storeForBob(t, w, stored)
 	var b *client
 	sent := 0
 	b = &client{c: w.r.Attach("b1", func(e fsm.Effect) bool {
@@ -122,4 +113,17 @@ func TestFlushToLostConnection(t *testing.T) {
 	b.step(fsm.Event{Kind: fsm.EvConnLost})
 	w.clients["a"].step(fsm.Event{Kind: fsm.EvStreamEnd})
 	checkAll(t, w.r, w.conns)
+}
+
+// storeForBob logs alice in on connection a and has her send offline bob
+// the chat messages m0…m(n-1), which must all be stored.
+func storeForBob(t *testing.T, w *world, n int) {
+	t.Helper()
+	w.Login(t, "a", "alice", "a", "home")
+	for i := range n {
+		w.Send(t, "a", fmt.Sprintf(`<message to='bob@localhost' type='chat' id='m%d'><body>%d</body></message>`, i, i))
+	}
+	if msgs, err := w.st.Offline("bob@localhost"); err != nil || len(msgs) != n {
+		t.Fatalf("bob has %d stored messages (%v), want %d", len(msgs), err, n)
+	}
 }
